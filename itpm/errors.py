@@ -1,0 +1,73 @@
+"""The one exception tree of itpm.
+
+Every error says what failed, where, and how to fix it. Only the CLI turns them into exit codes::
+
+    ItpmError                        (exit 1 unless a subclass says otherwise)
+    ├── InputError                   (exit 2: the user can fix it by changing an argument or a file)
+    │   ├── InventoryError           malformed inventory, a pattern that matches no host, unknown host
+    │   ├── PlaybookError            missing or unreadable playbook
+    │   └── ChecksError              missing check module or directory
+    ├── LabError                     (exit 2) the lab fleet cannot be built, brought up or down here
+    └── ExecutionError               (exit 1) Ansible or testinfra could not run at all (not: a host failed)
+
+A host that fails a task, is unreachable or fails a check is not an exception at the service level: it is a
+value in the per-host result (``PlaybookResult``, ``VerificationResult``). The CLI decides what it means for
+the exit code.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChecksError",
+    "ExecutionError",
+    "InputError",
+    "InventoryError",
+    "ItpmError",
+    "LabError",
+    "PlaybookError",
+]
+
+
+class ItpmError(Exception):
+    """Base of every error itpm raises on purpose.
+
+    ``str(error)`` is the message a person reads: what failed and where; ``fix`` says what to do about it.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, fix: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.fix}" if self.fix else self.message
+
+
+class InputError(ItpmError):
+    """A file or argument given to itpm is wrong; the message names it."""
+
+    exit_code = 2
+
+
+class InventoryError(InputError):
+    """The inventory cannot be read, or a host pattern selects nothing."""
+
+
+class PlaybookError(InputError):
+    """The playbook does not exist or is not a file."""
+
+
+class ChecksError(InputError):
+    """A check module or directory given for verification does not exist."""
+
+
+class LabError(ItpmError):
+    """The lab fleet could not be built, started or stopped on this machine."""
+
+    exit_code = 2
+
+
+class ExecutionError(ItpmError):
+    """Ansible or pytest could not run at all (as opposed to a host failing inside a run)."""

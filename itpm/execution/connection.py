@@ -1,0 +1,121 @@
+"""How Ansible connects: the tuned settings itpm runs with, and the SSH masters they leave behind.
+
+Measured on this machine (../shared/LAB-NOTES.md): the controller's CPU is the bottleneck, so what matters is
+fewer processes per task. Pipelining and SSH connection reuse (ControlPersist) help the ``linear`` strategy;
+the mitogen strategy, which keeps one Python interpreter per host for the whole run, was about 2.5x faster
+again. itpm uses mitogen when it is installed and supports the installed ansible-core, and otherwise falls
+back to ``linear`` with pipelining and ControlPersist. ``ITPM_ANSIBLE_STRATEGY`` forces either.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from itpm.settings import Settings
+
+__all__ = [
+    "ConnectionTuning",
+    "close_control_masters",
+    "control_path_dir",
+    "mitogen_strategy_dir",
+    "tuning_for",
+]
+
+
+def control_path_dir(settings: Settings) -> Path:
+    """Return where SSH ControlPersist sockets live: inside the state dir, so teardown can find them."""
+    return settings.state_dir / "ssh-control"
+
+
+def mitogen_strategy_dir() -> Path | None:
+    """Return the directory of mitogen's Ansible strategy plugins, or None if mitogen cannot be used.
+
+    Mitogen refuses ansible-core versions it does not support when its strategy loads, not when it is
+    imported; that check runs here at selection time so a mismatch falls back instead of failing the run.
+    """
+    spec = importlib.util.find_spec("ansible_mitogen")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        import ansible_mitogen.loaders  # noqa: F401 - its import runs mitogen's ansible version check
+    except Exception:  # noqa: BLE001 - any failure of the optional fast path means: use the fallback
+        return None
+    strategy = Path(spec.origin).parent / "plugins" / "strategy"
+    return strategy if (strategy / "mitogen_linear.py").exists() else None
+
+
+@dataclass(frozen=True)
+class ConnectionTuning:
+    """Ansible settings for one run, rendered as environment variables by ``environment()``."""
+
+    strategy: Literal["mitogen", "linear"]
+    forks: int
+    control_dir: Path
+    strategy_plugins: Path | None = None
+
+    def environment(self) -> dict[str, str]:
+        """Return the ANSIBLE_* variables of this tuning.
+
+        >>> ConnectionTuning("linear", 5, Path("/s/cp")).environment()["ANSIBLE_PIPELINING"]
+        'True'
+        """
+        env = {
+            "ANSIBLE_PIPELINING": "True",
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            "ANSIBLE_FORKS": str(self.forks),
+            "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s",
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.control_dir),
+            # Facts are gathered only where a play asks for them; the baseline needs none of them.
+            "ANSIBLE_GATHERING": "explicit",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_TIMEOUT": "10",
+            "ANSIBLE_DEPRECATION_WARNINGS": "False",
+            "ANSIBLE_NOCOLOR": "True",
+        }
+        if self.strategy == "mitogen" and self.strategy_plugins is not None:
+            env["ANSIBLE_STRATEGY_PLUGINS"] = str(self.strategy_plugins)
+            env["ANSIBLE_STRATEGY"] = "mitogen_linear"
+        else:
+            env["ANSIBLE_STRATEGY"] = "linear"
+        return env
+
+
+def tuning_for(settings: Settings, host_count: int) -> ConnectionTuning:
+    """Return the tuning for a run on ``host_count`` hosts: forks sized to the batch, mitogen if usable."""
+    forks = max(1, min(host_count, settings.max_forks))
+    plugins = mitogen_strategy_dir() if settings.ansible_strategy in ("auto", "mitogen") else None
+    strategy: Literal["mitogen", "linear"] = "mitogen" if plugins is not None else "linear"
+    return ConnectionTuning(strategy, forks, control_path_dir(settings), plugins)
+
+
+def close_control_masters(control_dir: Path) -> int:
+    """End every SSH ControlPersist master whose socket is in ``control_dir``; return how many.
+
+    A master to a host that has vanished hangs the next ssh to its address, and a master to a re-made host
+    would skip the host-key check of its new key.
+    """
+    if not control_dir.exists():
+        return 0
+    marker = str(control_dir)
+    ended = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.startswith("ssh: ") and marker in cmdline:
+            try:
+                os.kill(int(proc.name), signal.SIGTERM)
+                ended += 1
+            except ProcessLookupError:
+                pass
+    for socket_file in control_dir.iterdir():
+        socket_file.unlink(missing_ok=True)
+    return ended
