@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from itpm.atomic_file import write_atomic
 from itpm.errors import LabError
 from itpm.execution.connection import close_control_masters, control_path_dir
-from itpm.lab import network
+from itpm.lab import faults, network
 from itpm.lab.inventory_file import LabInventoryHost, group_of, render_inventory, render_known_hosts
 from itpm.lab.keys import ensure_key_pair, new_key_pair, write_private
 from itpm.lab.rootfs import RootfsRecipe, ensure_rootfs
@@ -133,6 +133,10 @@ def lab_up(settings: Settings, *, name: str, count: int, inventory: Path | None 
     running = _running_hosts(name)
     wanted = [f"h{i}" for i in range(1, count + 1)]
     to_make = [h for h in wanted if h not in running or h not in record.hosts]
+    # A running host whose sshd died is healed in place: re-making it would throw away its state.
+    silent = set(wanted) - set(to_make) - _answering({h: record.hosts[h].address for h in wanted if h not in to_make})
+    for host in silent:
+        faults.start_sshd(name, host)
     if to_make:
         # A host being re-made gets a new host key: an old SSH master to it would skip the new key's check.
         close_control_masters(control_path_dir(settings))
@@ -149,7 +153,7 @@ def lab_up(settings: Settings, *, name: str, count: int, inventory: Path | None 
     for host_record in new_records.values():
         _boot(lab_dir, record, host_record)
     record.hosts.update(new_records)
-    not_answering = _wait_for_ssh({h: record.hosts[h].address for h in to_make}, _SSH_WAIT_SECONDS)
+    not_answering = _wait_for_ssh({h: record.hosts[h].address for h in [*to_make, *silent]}, _SSH_WAIT_SECONDS)
     _write_controller_files(record)
     write_atomic(lab_dir / "fleet.json", record.model_dump_json(indent=2))
     if not_answering:

@@ -23,8 +23,14 @@ __all__ = [
     "VerificationResult",
 ]
 
-_HOST_KEY_SIGNS = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED", "BadHostKey",
-                   "does not match", "not found in known_hosts")
+# How OpenSSH, Ansible (with or without mitogen) and paramiko word a refused host key.
+_HOST_KEY_SIGNS = (
+    "Host key verification failed",
+    "REMOTE HOST IDENTIFICATION HAS CHANGED",
+    "mismatching host key",
+    "host key does not match",
+    "not found in known_hosts",
+)
 
 
 class HostStatus(StrEnum):

@@ -1,0 +1,143 @@
+"""testinfra's connection to a host named in an Ansible inventory: hostspec ``itpm://h3``.
+
+Why not testinfra's own backends (measured, ../shared/LAB-NOTES.md):
+
+- its paramiko backend never loads known_hosts (a wrong host key only warns and the checks pass), and its
+  socket suffers Nagle + delayed ACK on every small command: TCP_NODELAY made checks 5-7x faster;
+- its ansible backend runs ``ansible-inventory`` and then OpenSSH per command, 2x slower than the above.
+
+This backend reads address, user, key and known_hosts from the same inventory Ansible uses, refuses unknown
+or changed host keys (``RejectPolicy``), sets TCP_NODELAY, and gives checks their host's inventory variables
+through ``host.ansible.get_variables()``. A host that cannot be reached fails fast on every later check
+instead of waiting for another timeout.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+from pathlib import Path
+from typing import Any
+
+import paramiko
+from testinfra.backend.paramiko import ParamikoBackend
+
+from itpm.inventory import Inventory, InventoryHost, load_inventory
+
+__all__ = ["HostConnectionFailed", "HostKeyRefused", "InventoryBackend", "inventory_at"]
+
+
+class HostConnectionFailed(Exception):
+    """The checks could not reach the host; the message says why and what to do."""
+
+
+class HostKeyRefused(HostConnectionFailed):
+    """The host's SSH key is not the one known_hosts holds for it (or known_hosts has none)."""
+
+
+@functools.lru_cache(maxsize=8)
+def inventory_at(path: str) -> Inventory:
+    """Return the inventory at ``path``, parsed once per process (pytest workers share nothing else)."""
+    return load_inventory(Path(path))
+
+
+class InventoryBackend(ParamikoBackend):  # type: ignore[misc] # testinfra is untyped
+    """A paramiko connection configured from inventory variables, with strict host-key checking."""
+
+    NAME = "itpm"
+    HAS_RUN_ANSIBLE = True  # enables host.ansible.get_variables(); host.ansible(...) modules are refused
+
+    def __init__(self, hostspec: str, *args: Any, ansible_inventory: str | None = None, **kwargs: Any) -> None:
+        if not ansible_inventory:
+            raise HostConnectionFailed(
+                f"{hostspec}: the itpm:// connection needs --ansible-inventory=<the inventory Ansible uses>"
+            )
+        self.inventory_host: InventoryHost = inventory_at(ansible_inventory).host(hostspec)
+        self._connection_failure: HostConnectionFailed | None = None
+        kwargs.pop("connection", None)
+        super().__init__(hostspec, *args, **kwargs)
+
+    @classmethod
+    def get_hosts(cls, host: str, **kwargs: Any) -> list[str]:
+        """Expand an Ansible host pattern (``itpm://web:!h3``) into inventory host names."""
+        inventory = kwargs.get("ansible_inventory")
+        if not inventory:
+            return [host]
+        return list(inventory_at(inventory).select(host))
+
+    def get_pytest_id(self) -> str:
+        """Name test ids after the inventory host: ``test_banner[h3]``."""
+        return str(self.inventory_host.name)
+
+    def get_variables(self) -> dict[str, Any]:
+        """Return the host's inventory variables, plus ``inventory_hostname`` and ``group_names``."""
+        host = self.inventory_host
+        return {**host.vars, "inventory_hostname": host.name, "group_names": list(host.groups)}
+
+    def run_ansible(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Refuse Ansible modules in checks: checks only read hosts, and the execution layer changes them."""
+        raise HostConnectionFailed(
+            "host.ansible(...) is not available to checks: read the host with testinfra modules "
+            "(host.file, host.run, ...) and expected values with host.ansible.get_variables()"
+        )
+
+    @functools.cached_property
+    def client(self) -> paramiko.SSHClient:
+        """Return a connected SSH client; raise HostConnectionFailed (the same one on every later call)."""
+        if self._connection_failure is not None:
+            raise self._connection_failure
+        try:
+            return self._connect()
+        except HostConnectionFailed as failure:
+            self._connection_failure = failure
+            raise
+
+    def _connect(self) -> paramiko.SSHClient:
+        host = self.inventory_host
+        where = f"{host.name} ({host.address}:{host.port})"
+        known_hosts = host.known_hosts or Path("~/.ssh/known_hosts").expanduser()
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            client.load_host_keys(str(known_hosts))
+        except OSError as error:
+            raise HostKeyRefused(f"{where}: cannot read known_hosts {known_hosts}: {error}") from None
+        try:
+            sock = socket.create_connection((host.address, host.port), timeout=self.timeout)
+        except OSError as error:
+            raise HostConnectionFailed(f"{where} unreachable: {error}") from None
+        # Checks send many tiny commands; without this each waits on Nagle + delayed ACK (5-7x slower).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            client.connect(
+                hostname=host.address,
+                port=host.port,
+                username=host.user or "root",
+                key_filename=str(host.private_key) if host.private_key else None,
+                sock=sock,
+                timeout=self.timeout,
+                banner_timeout=self.timeout,
+                auth_timeout=self.timeout,
+                allow_agent=False,
+                look_for_keys=host.private_key is None,
+            )
+        except paramiko.BadHostKeyException as error:
+            sock.close()
+            raise HostKeyRefused(
+                f"{where}: host key does not match {known_hosts} (got {error.key.get_name()} "
+                f"{error.key.get_base64()[:16]}...). If the host was rebuilt on purpose, accept its new key: "
+                f"ssh-keygen -R {host.address} -f {known_hosts}, then add the new key "
+                "(for lab hosts: itpm lab up rewrites known_hosts)"
+            ) from None
+        except paramiko.SSHException as error:
+            sock.close()
+            if "not found in known_hosts" in str(error):
+                raise HostKeyRefused(
+                    f"{where}: host key not found in {known_hosts}; add it after checking its fingerprint "
+                    f"(ssh-keyscan {host.address} >> {known_hosts})"
+                ) from None
+            raise HostConnectionFailed(f"{where}: SSH failed: {error}") from None
+        except OSError as error:
+            sock.close()
+            raise HostConnectionFailed(f"{where} unreachable: {error}") from None
+        return client

@@ -1,0 +1,116 @@
+"""Run testinfra checks against inventory hosts and return typed per-host, per-check results.
+
+Checks only read hosts. They run in a pytest subprocess (so a check module is an ordinary testinfra module
+that also runs by hand), hosts spread over xdist workers with each host's checks kept on one worker, and the
+outcome of every check on every host comes back through the plugin's JSON-lines report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from itpm.errors import ChecksError, ExecutionError
+from itpm.execution.runner import new_run_id
+from itpm.inventory import Inventory
+from itpm.models.results import CheckOutcome, CheckResult, HostChecks, VerificationResult
+from itpm.settings import Settings
+
+__all__ = ["parse_check_report", "verify", "worker_count"]
+
+# Checks are bound by round trips, not CPU: more workers than cores still helps, up to a point
+# (measured in bench/verify.py).
+_MAX_WORKERS = 4
+_PYTEST_EXIT_TESTS_FAILED = 1
+_PYTEST_EXIT_NO_TESTS = 5
+
+
+def worker_count(hosts: int) -> int:
+    """Return how many pytest workers to use for ``hosts`` hosts: none for one host, at most 4."""
+    return 0 if hosts <= 1 else min(hosts, _MAX_WORKERS)
+
+
+def verify(
+    checks: Sequence[Path],
+    inventory: Inventory,
+    settings: Settings,
+    *,
+    limit: str = "all",
+    run_id: str | None = None,
+) -> VerificationResult:
+    """Run the check modules or directories ``checks`` on the hosts ``limit`` selects.
+
+    Returns e.g. ``VerificationResult(hosts={'h1': HostChecks(checks=(CheckResult(outcome=passed), ...))})``.
+    Raises ChecksError when a check path is missing or holds no checks, ExecutionError when pytest breaks.
+    """
+    missing = [str(p) for p in checks if not p.exists()]
+    if missing:
+        raise ChecksError(
+            f"check path {', '.join(missing)} does not exist",
+            fix="give check modules or directories under checks/, e.g. checks/baseline",
+        )
+    hosts = inventory.select(limit)
+    run_dir = settings.runs_dir / (run_id or new_run_id("verify"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    report = run_dir / "checks.jsonl"
+    report.unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "itpm.verification.pytest_plugin",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--no-header",
+        "-o",
+        "addopts=",
+        f"--hosts={','.join(f'itpm://{h}' for h in hosts)}",
+        f"--ansible-inventory={inventory.path}",
+        f"--itpm-report={report}",
+        *[str(p.resolve()) for p in checks],
+    ]
+    workers = worker_count(len(hosts))
+    if workers:
+        command += ["-n", str(workers), "--dist", "loadgroup"]
+    started = time.monotonic()
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    )
+    duration = time.monotonic() - started
+    (run_dir / "pytest.log").write_text(done.stdout + done.stderr)
+    if done.returncode == _PYTEST_EXIT_NO_TESTS:
+        raise ChecksError(f"no checks found in {', '.join(map(str, checks))}", fix="check modules are named test_*.py")
+    lines = report.read_text().splitlines() if report.exists() else []
+    if done.returncode not in (0, _PYTEST_EXIT_TESTS_FAILED) or not lines:
+        tail = "\n  ".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise ExecutionError(
+            f"pytest could not run the checks (exit {done.returncode}):\n  {tail}",
+            fix=f"fix the check module named above; full output in {run_dir / 'pytest.log'}",
+        )
+    return VerificationResult(
+        checks=tuple(checks), duration_s=duration, hosts=parse_check_report(lines, hosts)
+    )
+
+
+def parse_check_report(lines: Iterable[str], hosts: Sequence[str]) -> dict[str, HostChecks]:
+    """Group the plugin's JSON lines into one ``HostChecks`` per host, in the order of ``hosts``."""
+    per_host: dict[str, list[CheckResult]] = {h: [] for h in hosts}
+    for line in lines:
+        if line.strip():
+            data = json.loads(line)
+            result = CheckResult(
+                check=data["check"],
+                host=data["host"],
+                outcome=CheckOutcome(data["outcome"]),
+                message=data.get("message", ""),
+                duration_s=data.get("duration_s", 0.0),
+            )
+            per_host.setdefault(result.host, []).append(result)
+    return {h: HostChecks(host=h, checks=tuple(sorted(c, key=lambda r: r.check))) for h, c in per_host.items()}
