@@ -1,0 +1,114 @@
+"""Terminal rendering of itpm's results: per-host tables a person can act on, and a live event printer."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from itpm.execution.events import AnsibleEvent
+from itpm.lab.fleet import HostState, LabStatus
+from itpm.models.results import CheckOutcome, HostStatus, PlaybookResult, VerificationResult
+
+__all__ = ["LiveEvents", "lab_table", "plan_text", "playbook_table", "verification_table"]
+
+_STATUS_STYLE = {
+    HostStatus.OK: "green",
+    HostStatus.CHANGED: "yellow",
+    HostStatus.SKIPPED: "dim",
+    HostStatus.FAILED: "bold red",
+    HostStatus.UNREACHABLE: "bold magenta",
+}
+
+
+class LiveEvents:
+    """An event callback that prints each task once and every host failure as it happens."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._last_task: str | None = None
+
+    def __call__(self, event: AnsibleEvent) -> None:
+        """Print the event if a person watching the run needs it."""
+        if event.kind == "playbook_on_task_start" and event.task and event.task != self._last_task:
+            self._last_task = event.task
+            self.console.print(f"[dim]task[/dim] {event.task}")
+        elif event.kind == "runner_on_failed" and not event.ignored:
+            self.console.print(f"  [bold red]failed[/bold red] {event.host}: {event.message.splitlines()[0]}")
+        elif event.kind == "runner_on_unreachable":
+            self.console.print(f"  [bold magenta]unreachable[/bold magenta] {event.host}: {_last_line(event.message)}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else text
+
+
+def playbook_table(result: PlaybookResult) -> Table:
+    """Return one row per host: status, task counts, duration, and the failed task with its message."""
+    mode = "plan (check mode)" if result.check_mode else "apply"
+    table = Table(
+        title=f"{result.playbook} - {mode}, {len(result.hosts)} hosts, {result.duration_s:.1f} s, "
+        f"strategy {result.strategy}, run {result.run_id}",
+        title_justify="left",
+    )
+    for column in ("host", "status", "ok", "changed", "time", "failed task: message"):
+        table.add_column(column, justify="right" if column in ("ok", "changed", "time") else "left")
+    for host, row in result.hosts.items():
+        failure = ""
+        if row.failure is not None:
+            failure = f"{row.failure.task}: {_last_line(row.failure.message)}"
+            if row.failure.host_key_mismatch:
+                failure += "\n(host key refused: if the host was rebuilt on purpose, update known_hosts)"
+        table.add_row(
+            host,
+            f"[{_STATUS_STYLE[row.status]}]{row.status.value}[/]",
+            str(row.ok_tasks),
+            str(row.changed_tasks),
+            f"{row.duration_s:.1f} s",
+            failure,
+        )
+    return table
+
+
+def plan_text(result: PlaybookResult) -> str:
+    """Return the plan as text: per host, each task that would change it and its diff."""
+    lines = []
+    for host, changes in result.plan.items():
+        if not changes:
+            lines.append(f"{host}: no changes")
+            continue
+        lines.append(f"{host}: {len(changes)} change(s)")
+        for change in changes:
+            lines.append(f"  ~ {change.task}")
+            lines.extend(f"      {line}" for line in change.diff.splitlines())
+    return "\n".join(lines)
+
+
+def verification_table(result: VerificationResult) -> Table:
+    """Return one row per host: checks passed out of run, and each check that did not pass with its message."""
+    table = Table(
+        title=f"checks {', '.join(map(str, result.checks))} - {len(result.hosts)} hosts, {result.duration_s:.1f} s",
+        title_justify="left",
+    )
+    for column in ("host", "passed", "not passed: message"):
+        table.add_column(column)
+    for host, checks in result.hosts.items():
+        passed = sum(1 for c in checks.checks if c.outcome is CheckOutcome.PASSED)
+        style = "green" if checks.ok else ("bold magenta" if checks.unreachable else "bold red")
+        if checks.unreachable:
+            detail = next(c.message for c in checks.failures if c.outcome is CheckOutcome.UNREACHABLE)
+        else:
+            detail = "\n".join(f"{c.check.split('::')[-1]}: {c.message}" for c in checks.failures)
+        table.add_row(host, f"[{style}]{passed}/{len(checks.checks)}[/]", detail)
+    return table
+
+
+def lab_table(status: LabStatus) -> Table:
+    """Return one row per lab host: address, group and whether it answers SSH."""
+    table = Table(title=f"lab '{status.name}' {status.subnet} - inventory {status.inventory}", title_justify="left")
+    for column in ("host", "address", "group", "state"):
+        table.add_column(column)
+    for host in status.hosts:
+        style = {HostState.UP: "green", HostState.SSHD_DOWN: "yellow", HostState.DOWN: "red"}[host.state]
+        table.add_row(host.name, host.address, host.group, f"[{style}]{host.state.value}[/]")
+    return table
