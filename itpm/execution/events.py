@@ -33,6 +33,7 @@ class AnsibleEvent(BaseModel):
     host: str | None = None
     play: str | None = None
     task: str | None = None
+    task_id: str | None = None  # Ansible's task uuid: a task name may repeat, its id does not
     changed: bool = False
     ignored: bool = False  # a failure with ignore_errors: true
     message: str = ""  # why a task failed or a host was unreachable
@@ -54,10 +55,11 @@ def parse_event(raw: Mapping[str, Any]) -> AnsibleEvent:
         host=data.get("host"),
         play=data.get("play"),
         task=data.get("task"),
+        task_id=data.get("task_uuid"),
         changed=bool(result.get("changed", False)) and kind == "runner_on_ok",
         ignored=bool(data.get("ignore_errors")) and kind == "runner_on_failed",
         message=_failure_message(result) if failed else "",
-        diff=_render_diff(result.get("diff")),
+        diff=_render_diff(data.get("diff") if kind == "runner_on_file_diff" else result.get("diff")),
         start=_timestamp(data.get("start")),
         end=_timestamp(data.get("end")),
     )
@@ -70,13 +72,23 @@ def summarize_hosts(events: Iterable[AnsibleEvent], hosts: Iterable[str]) -> dic
     task changed it, OK if any task ran, SKIPPED if nothing ran there (for example a run that stopped early).
     """
     per_host: dict[str, list[AnsibleEvent]] = {h: [] for h in hosts}
+    # runner_on_file_diff carries the diff of every loop item too; a task's own result only the last one's.
+    file_diffs: dict[tuple[str, str | None], list[str]] = {}
     for event in events:
-        if event.kind in HOST_EVENTS and event.host is not None:
+        if event.host is None:
+            continue
+        if event.kind in HOST_EVENTS:
             per_host.setdefault(event.host, []).append(event)
-    return {host: _summarize_one(host, host_events) for host, host_events in per_host.items()}
+        elif event.kind == "runner_on_file_diff" and event.diff:
+            file_diffs.setdefault((event.host, event.task_id), []).append(event.diff)
+    return {
+        host: _summarize_one(host, host_events, file_diffs) for host, host_events in per_host.items()
+    }
 
 
-def _summarize_one(host: str, events: list[AnsibleEvent]) -> HostRunResult:
+def _summarize_one(
+    host: str, events: list[AnsibleEvent], file_diffs: Mapping[tuple[str, str | None], list[str]]
+) -> HostRunResult:
     failure: TaskFailure | None = None
     status = HostStatus.SKIPPED
     ok = changed = skipped = 0
@@ -95,7 +107,8 @@ def _summarize_one(host: str, events: list[AnsibleEvent]) -> HostRunResult:
             ok += 1
             if event.changed:
                 changed += 1
-                changes.append(PlannedChange(task=event.task or "", diff=event.diff))
+                diff = "".join(file_diffs.get((host, event.task_id), [])) or event.diff
+                changes.append(PlannedChange(task=event.task or "", diff=diff))
     if status is HostStatus.SKIPPED and (ok or changed):
         status = HostStatus.CHANGED if changed else HostStatus.OK
     starts = [e.start for e in events if e.start is not None]
@@ -148,17 +161,32 @@ def _render_diff(diff: object) -> str:
         before, after = item.get("before", ""), item.get("after", "")
         if before == after:
             continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            rendered.append(_attribute_diff(before, after))
+            continue
         if not isinstance(before, str) or not isinstance(after, str):
-            rendered.append(f"- {before}\n+ {after}\n")  # state changes like {'state': 'absent'} -> 'directory'
+            rendered.append(f"- {before}\n+ {after}\n")
             continue
         rendered.append(
             "".join(
                 difflib.unified_diff(
                     before.splitlines(keepends=True),
                     after.splitlines(keepends=True),
-                    fromfile=str(item.get("before_header", "before")),
-                    tofile=str(item.get("after_header", "after")),
+                    # after_header is often a temporary copy of the template: name the target on both sides
+                    fromfile=f"{item.get('before_header', 'target')} (now)",
+                    tofile=f"{item.get('before_header', 'target')} (after)",
                 )
             )
         )
     return "".join(rendered)
+
+
+def _attribute_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """Render the file module's attribute diff: ``/srv/itpm/shared: mode '0777' -> '02770'``."""
+    path = after.get("path") or before.get("path") or "?"
+    changed = [
+        f"{key} {before.get(key)!r} -> {after.get(key)!r}"
+        for key in sorted(set(before) | set(after))
+        if key != "path" and before.get(key) != after.get(key)
+    ]
+    return f"{path}: {', '.join(changed)}\n" if changed else ""

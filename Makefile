@@ -1,0 +1,46 @@
+# The two commands of the README:
+#   make run    set up (apt packages, .venv), bring up a lab fleet, apply the baseline, verify it
+#   make test   set up, then run every test (unit tests and lab tests on real SSH hosts)
+# Everything needs root (namespaces, bridges, mounts), as on CI.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+ITPM := $(VENV)/bin/itpm
+HOSTS ?= 5
+APT_PACKAGES := debootstrap iproute2 util-linux openssh-client iptables python3-venv
+
+.PHONY: setup run test lint stop clean
+
+setup: $(VENV)/.installed /var/cache/itpm/.apt-installed
+
+/var/cache/itpm/.apt-installed:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@mkdir -p /var/cache/itpm && touch $@
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+run: setup
+	$(ITPM) lab up --hosts $(HOSTS)
+	$(ITPM) apply playbooks/baseline.yml --inventory inventory/lab/hosts.yml --verify checks/baseline
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+stop:
+	-$(ITPM) lab down
+
+clean: stop
+	rm -rf $(VENV) .itpm
