@@ -100,7 +100,9 @@ def run_playbook(
     finally:
         # mitogen's helpers can outlive a killed run in their own sessions (LAB-NOTES); end them all.
         _end_run_processes(run_id)
-    stdout_tail = tuple(runner.stdout.read().splitlines()[-20:]) if runner.stdout else ()
+    # runner.stdout opens a new file handle on every access; read the artifact once instead.
+    stdout_file = Path(runner.config.artifact_dir) / "stdout"
+    stdout_tail = tuple(stdout_file.read_text(errors="replace").splitlines()[-20:]) if stdout_file.exists() else ()
     if runner.rc != 0 and not any(e.host for e in events):
         raise PlaybookError(
             f"ansible-playbook could not run {playbook} (exit {runner.rc}):\n  " + "\n  ".join(

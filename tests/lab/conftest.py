@@ -1,0 +1,101 @@
+"""The lab fleet the lab tests run on: 5 real SSH hosts, brought up once per session and torn down after.
+
+Lab tests need root (namespaces, bridges, mounts); CI runs as root. They are never skipped: without root
+they fail, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from testinfra.host import Host
+
+import itpm.verification.pytest_plugin  # noqa: F401 - registers the itpm:// testinfra connection
+from itpm.execution.runner import run_playbook
+from itpm.inventory import Inventory, load_inventory
+from itpm.lab.fleet import lab_down, lab_up
+from itpm.lab.keys import ensure_key_pair
+from itpm.models.results import PlaybookResult
+from itpm.settings import Settings
+from itpm.verification.backend import InventoryBackend
+
+REPO = Path(__file__).resolve().parents[2]
+BASELINE = REPO / "playbooks" / "baseline.yml"
+BASELINE_CHECKS = REPO / "checks" / "baseline"
+LAB = "ltest"
+HOSTS = 5
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A running lab: its settings, its inventory, and the private key of the service account."""
+
+    name: str
+    settings: Settings
+    inventory_path: Path
+    service_key: Path
+
+    @property
+    def inventory(self) -> Inventory:
+        """Return the inventory as the services see it (parsed anew: tests may change files)."""
+        return load_inventory(self.inventory_path)
+
+    def host(self, name: str) -> Any:
+        """Return a fresh testinfra host over itpm's strict connection (no cached SSH session)."""
+        return Host(InventoryBackend(name, ansible_inventory=str(self.inventory_path)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/lab as a lab test."""
+    for item in items:
+        if "tests/lab/" in str(item.path):
+            item.add_marker(pytest.mark.lab)
+
+
+def make_inventory_dir(directory: Path, service_public_key: str) -> Path:
+    """Copy the lab environment's group_vars and point the service account at the test's own key."""
+    shutil.copytree(REPO / "inventory" / "lab" / "group_vars", directory / "group_vars")
+    overrides = {"baseline_service_account_key": service_public_key}
+    (directory / "group_vars" / "all" / "zz_test.yml").write_text(yaml.safe_dump(overrides))
+    return directory / "hosts.yml"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """Bring up the test lab (clearing any leftover of a crashed session first) and tear it down after."""
+    if os.geteuid() != 0:
+        pytest.fail("lab tests need root to create namespaces and mounts: run `make test` as root, as CI does")
+    base = tmp_path_factory.mktemp("lab")
+    settings = Settings(state_dir=base / "state")
+    service_key = base / "service_ed25519"
+    pair = ensure_key_pair(service_key, "itpm-svc@test")
+    inventory_path = make_inventory_dir(base / "inventory", pair.public)
+    lab_down(settings, name=LAB)
+    lab_up(settings, name=LAB, count=HOSTS, inventory=inventory_path)
+    yield Lab(LAB, settings, inventory_path, service_key)
+    lab_down(settings, name=LAB)
+
+
+@pytest.fixture(scope="session")
+def first_apply(lab: Lab) -> PlaybookResult:
+    """Apply the baseline once to the fresh hosts; tests that need converged hosts depend on this."""
+    return run_playbook(BASELINE, lab.inventory, lab.settings)
+
+
+@pytest.fixture
+def converged(lab: Lab, first_apply: PlaybookResult) -> Iterator[Lab]:
+    """A lab whose hosts are converged before the test and are converged again after it (tests break them)."""
+    assert first_apply.succeeded, first_apply.stdout_tail
+    yield lab
+    repair = run_playbook(BASELINE, lab.inventory, lab.settings)
+    assert repair.succeeded, f"could not re-converge the lab after the test: {repair.failed}"
+
+
+RunPlaybook = Callable[..., PlaybookResult]

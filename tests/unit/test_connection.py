@@ -1,0 +1,39 @@
+"""Connection tuning: forks sized to the batch, mitogen when usable, a clean fallback when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from itpm.execution import connection
+from itpm.settings import Settings
+
+
+def test_forks_follow_the_batch_up_to_the_cap(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, max_forks=20)
+    assert connection.tuning_for(settings, 3).forks == 3
+    assert connection.tuning_for(settings, 200).forks == 20
+
+
+def test_mitogen_is_the_default_when_it_loads(tmp_path: Path) -> None:
+    tuning = connection.tuning_for(Settings(state_dir=tmp_path), 5)
+    env = tuning.environment()
+    assert tuning.strategy == "mitogen"
+    assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert Path(env["ANSIBLE_STRATEGY_PLUGINS"], "mitogen_linear.py").exists()
+
+
+def test_fallback_to_linear_when_mitogen_is_unusable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connection, "mitogen_strategy_dir", lambda: None)
+    env = connection.tuning_for(Settings(state_dir=tmp_path), 5).environment()
+    assert env["ANSIBLE_STRATEGY"] == "linear" and "ANSIBLE_STRATEGY_PLUGINS" not in env
+    assert env["ANSIBLE_PIPELINING"] == "True" and "ControlPersist" in env["ANSIBLE_SSH_ARGS"]
+
+
+def test_linear_can_be_forced(tmp_path: Path) -> None:
+    assert connection.tuning_for(Settings(state_dir=tmp_path, ansible_strategy="linear"), 5).strategy == "linear"
+
+
+def test_host_key_checking_is_always_on(tmp_path: Path) -> None:
+    assert connection.tuning_for(Settings(state_dir=tmp_path), 5).environment()["ANSIBLE_HOST_KEY_CHECKING"] == "True"
