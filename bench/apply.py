@@ -99,8 +99,7 @@ def measure_itpm(inventory: Inventory, settings: Settings) -> Measurement:
     failure = None
     if not result.succeeded:
         hosts = "; ".join(
-            f"{host}: {r.status.value}"
-            + (f" at {r.failure.task!r}: {r.failure.message[:200]}" if r.failure else "")
+            f"{host}: {r.status.value}" + (f" at {r.failure.task!r}: {r.failure.message[:200]}" if r.failure else "")
             for host, r in result.failed.items()
         )
         tail = " | ".join(line for line in result.stdout_tail[-5:] if line.strip())
@@ -213,9 +212,7 @@ def print_table(count: int, strategy: str, results: dict[str, VariantResult]) ->
     print(f"\n{count} hosts (itpm and tuned use the {strategy} strategy)")
     print(f"{'variant':<{width}}" + "".join(f"{title:>18}" for title, _, _ in columns))
     for variant, result in results.items():
-        print(
-            f"{variant:<{width}}" + "".join(f"{_cell(pick(result), value):>18}" for _, pick, value in columns)
-        )
+        print(f"{variant:<{width}}" + "".join(f"{_cell(pick(result), value):>18}" for _, pick, value in columns))
     itpm = results.get("itpm")
     for other in ("defaults", "tuned"):
         if itpm is None or other not in results:

@@ -37,9 +37,7 @@ app.add_typer(lab_app, name="lab")
 out = Console()
 err = Console(stderr=True)
 
-InventoryOption = Annotated[
-    Path, typer.Option("--inventory", "-i", help="Ansible inventory (file or directory)")
-]
+InventoryOption = Annotated[Path, typer.Option("--inventory", "-i", help="Ansible inventory (file or directory)")]
 LimitOption = Annotated[str, typer.Option("--limit", "-l", help="Ansible host pattern, e.g. 'web:!h3'")]
 LabNameOption = Annotated[str, typer.Option("--name", help="lab name (1-8 lowercase letters and digits)")]
 _DEFAULT_INVENTORY = Path("inventory/lab/hosts.yml")

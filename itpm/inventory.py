@@ -222,7 +222,11 @@ def _ansible_inventory_list(path: Path) -> dict[str, Any]:
         "ANSIBLE_NOCOLOR": "True",
     }
     done = subprocess.run(
-        [executable("ansible-inventory"), "-i", str(path), "--list"], capture_output=True, text=True, env=env, check=False
+        [executable("ansible-inventory"), "-i", str(path), "--list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if done.returncode != 0:
         raise InventoryError(

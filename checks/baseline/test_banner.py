@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from testinfra.host import Host
 
-def test_banner_file_holds_inventory_text(host: Any, host_vars: dict[str, Any]) -> None:
+
+def test_banner_file_holds_inventory_text(host: Host, host_vars: dict[str, Any]) -> None:
     banner = host.file("/etc/issue.net")
     assert banner.exists, "login banner /etc/issue.net is missing"
     assert host_vars["baseline_banner"].strip() in banner.content_string, (

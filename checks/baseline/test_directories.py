@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from testinfra.host import Host
 
-def test_directory_tree(host: Any, host_vars: dict[str, Any]) -> None:
+
+def test_directory_tree(host: Host, host_vars: dict[str, Any]) -> None:
     problems = []
     for wanted in host_vars["baseline_directories"]:
         found = host.file(wanted["path"])

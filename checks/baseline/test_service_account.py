@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from testinfra.host import Host
 
-def test_service_account_exists(host: Any, host_vars: dict[str, Any]) -> None:
+
+def test_service_account_exists(host: Host, host_vars: dict[str, Any]) -> None:
     name = host_vars["baseline_service_account"]
     user = host.user(name)
     assert user.exists, f"service account {name} does not exist"
@@ -15,7 +17,7 @@ def test_service_account_exists(host: Any, host_vars: dict[str, Any]) -> None:
     assert user.home == f"/home/{name}", f"service account {name} has home {user.home}"
 
 
-def test_service_account_authorized_key(host: Any, host_vars: dict[str, Any]) -> None:
+def test_service_account_authorized_key(host: Host, host_vars: dict[str, Any]) -> None:
     name = host_vars["baseline_service_account"]
     ssh_dir = host.file(f"/home/{name}/.ssh")
     keys = host.file(f"/home/{name}/.ssh/authorized_keys")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from testinfra.host import Host
+
 # sshd -T prints some values by an older name than the one configs use today.
 _SYNONYMS = {"prohibit-password": "without-password"}
 
@@ -24,5 +26,5 @@ def test_sshd_hardening_in_effect(host_vars: dict[str, Any], sshd_effective: dic
     )
 
 
-def test_sshd_running(host: Any) -> None:
+def test_sshd_running(host: Host) -> None:
     assert host.process.filter(comm="sshd"), "no sshd process is running"

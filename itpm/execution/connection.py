@@ -42,8 +42,9 @@ def mitogen_strategy_dir() -> Path | None:
     if spec is None or spec.origin is None:
         return None
     try:
-        import ansible_mitogen.loaders  # noqa: F401 - its import runs mitogen's ansible version check
-    except Exception:  # noqa: BLE001 - any failure of the optional fast path means: use the fallback
+        # Imported here, not at the top: mitogen is optional, and its import runs its ansible version check.
+        import ansible_mitogen.loaders  # noqa: F401, PLC0415
+    except Exception:
         return None
     strategy = Path(spec.origin).parent / "plugins" / "strategy"
     return strategy if (strategy / "mitogen_linear.py").exists() else None

@@ -14,11 +14,17 @@ from pydantic import BaseModel, ConfigDict
 
 from itpm.models.results import HostRunResult, HostStatus, PlannedChange, TaskFailure
 
-__all__ = ["AnsibleEvent", "HOST_EVENTS", "parse_event", "summarize_hosts"]
+__all__ = ["HOST_EVENTS", "AnsibleEvent", "parse_event", "summarize_hosts"]
 
 # The events that carry one host's outcome of one task.
 HOST_EVENTS = frozenset(
-    {"runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped", "runner_item_on_failed"}
+    {
+        "runner_on_ok",
+        "runner_on_failed",
+        "runner_on_unreachable",
+        "runner_on_skipped",
+        "runner_item_on_failed",
+    }
 )
 
 
@@ -81,9 +87,7 @@ def summarize_hosts(events: Iterable[AnsibleEvent], hosts: Iterable[str]) -> dic
             per_host.setdefault(event.host, []).append(event)
         elif event.kind == "runner_on_file_diff" and event.diff:
             file_diffs.setdefault((event.host, event.task_id), []).append(event.diff)
-    return {
-        host: _summarize_one(host, host_events, file_diffs) for host, host_events in per_host.items()
-    }
+    return {host: _summarize_one(host, host_events, file_diffs) for host, host_events in per_host.items()}
 
 
 def _summarize_one(

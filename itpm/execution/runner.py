@@ -22,9 +22,9 @@ from typing import Any
 import ansible_runner
 
 from itpm.errors import PlaybookError
+from itpm.executables import path_with_bin_dir
 from itpm.execution.connection import tuning_for
 from itpm.execution.events import AnsibleEvent, parse_event, summarize_hosts
-from itpm.executables import path_with_bin_dir
 from itpm.inventory import Inventory
 from itpm.models.results import PlaybookResult
 from itpm.settings import Settings
@@ -105,9 +105,8 @@ def run_playbook(
     stdout_tail = tuple(stdout_file.read_text(errors="replace").splitlines()[-20:]) if stdout_file.exists() else ()
     if runner.rc != 0 and not any(e.host for e in events):
         raise PlaybookError(
-            f"ansible-playbook could not run {playbook} (exit {runner.rc}):\n  " + "\n  ".join(
-                line for line in stdout_tail if line.strip()
-            ),
+            f"ansible-playbook could not run {playbook} (exit {runner.rc}):\n  "
+            + "\n  ".join(line for line in stdout_tail if line.strip()),
             fix="fix the playbook at the place Ansible names (syntax, a missing role or variable)",
         )
     return PlaybookResult(
@@ -134,7 +133,14 @@ def plan_playbook(
 ) -> PlaybookResult:
     """Run ``playbook`` in check mode with diffs: changes nothing; ``result.plan`` is each host's plan."""
     return run_playbook(
-        playbook, inventory, settings, limit=limit, check=True, diff=True, extravars=extravars, on_event=on_event
+        playbook,
+        inventory,
+        settings,
+        limit=limit,
+        check=True,
+        diff=True,
+        extravars=extravars,
+        on_event=on_event,
     )
 
 

@@ -1,0 +1,1 @@
+"""The lab fleet: isolated SSH hosts in namespaces on this machine, for tests, demos and benchmarks."""

@@ -11,6 +11,7 @@ record was lost; it leaves no namespace, mount, process, veth, bridge or route b
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -40,6 +41,7 @@ __all__ = ["HostState", "LabHostStatus", "LabRecord", "LabStatus", "lab_down", "
 _LAB_NAME = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 MAX_HOSTS = 250  # one /24 per lab, .1 is the bridge
 _SSH_WAIT_SECONDS = 30.0
+_SECRET_MODE = 0o600  # written through write_private, never briefly readable by others
 
 
 class HostState(StrEnum):
@@ -276,10 +278,8 @@ def _kill_namespace_processes(namespace: str) -> None:
         if not pids:
             return
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(0.02)
     raise LabError(f"processes in {namespace} survived SIGKILL", fix="check `ip netns pids` for stuck processes")
 
@@ -306,7 +306,7 @@ def _prepare_host(lab_dir: Path, record: LabRecord, name: str, controller_public
     for relative, (content, mode, owner) in files.items():
         target = upper / relative
         _make_parents_like_lower(upper, record.rootfs, Path(relative).parent, owners[owner])
-        if mode == 0o600:
+        if mode == _SECRET_MODE:
             write_private(target, content)
         else:
             target.write_bytes(content)
@@ -413,7 +413,5 @@ def _write_controller_files(record: LabRecord) -> None:
     write_atomic(record.known_hosts, render_known_hosts(hosts))
     write_atomic(
         record.inventory,
-        render_inventory(
-            lab=record.name, hosts=hosts, private_key=record.private_key, known_hosts=record.known_hosts
-        ),
+        render_inventory(lab=record.name, hosts=hosts, private_key=record.private_key, known_hosts=record.known_hosts),
     )

@@ -36,7 +36,7 @@ class LabInventoryHost:
 
 
 def render_known_hosts(hosts: Sequence[LabInventoryHost]) -> str:
-    """Return one known_hosts line per host, valid for its name and its address.
+    r"""Return one known_hosts line per host, valid for its name and its address.
 
     >>> render_known_hosts([LabInventoryHost("h1", 1, "10.77.0.2", "ssh-ed25519 AAAA h1")])
     'h1,10.77.0.2 ssh-ed25519 AAAA\\n'
@@ -48,9 +48,7 @@ def render_known_hosts(hosts: Sequence[LabInventoryHost]) -> str:
     return "".join(lines)
 
 
-def render_inventory(
-    *, lab: str, hosts: Sequence[LabInventoryHost], private_key: Path, known_hosts: Path
-) -> str:
+def render_inventory(*, lab: str, hosts: Sequence[LabInventoryHost], private_key: Path, known_hosts: Path) -> str:
     """Return the YAML inventory of a lab: groups by ``GROUP_CYCLE`` and connection settings in ``all``."""
     ssh_args = " ".join(
         [

@@ -1,0 +1,1 @@
+"""Typed values that cross layers: results of runs and checks (and, later, project files)."""

@@ -81,7 +81,11 @@ def verify(
         command += ["-n", str(workers), "--dist", "loadgroup"]
     started = time.monotonic()
     done = subprocess.run(
-        command, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     duration = time.monotonic() - started
     (run_dir / "pytest.log").write_text(done.stdout + done.stderr)
@@ -94,9 +98,7 @@ def verify(
             f"pytest could not run the checks (exit {done.returncode}):\n  {tail}",
             fix=f"fix the check module named above; full output in {run_dir / 'pytest.log'}",
         )
-    return VerificationResult(
-        checks=tuple(checks), duration_s=duration, hosts=parse_check_report(lines, hosts)
-    )
+    return VerificationResult(checks=tuple(checks), duration_s=duration, hosts=parse_check_report(lines, hosts))
 
 
 def parse_check_report(lines: Iterable[str], hosts: Sequence[str]) -> dict[str, HostChecks]:

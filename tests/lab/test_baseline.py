@@ -71,8 +71,12 @@ def test_service_account_logs_in_with_the_inventory_key(converged: Lab) -> None:
     assert host.known_hosts is not None
     client.load_host_keys(str(host.known_hosts))
     client.connect(
-        host.address, username="itpm-svc", key_filename=str(converged.service_key), allow_agent=False,
-        look_for_keys=False, timeout=10,
+        host.address,
+        username="itpm-svc",
+        key_filename=str(converged.service_key),
+        allow_agent=False,
+        look_for_keys=False,
+        timeout=10,
     )
     try:
         _, stdout, _ = client.exec_command("id -un; pwd")

@@ -62,8 +62,9 @@ def wrong_key_for_h5(converged: Lab) -> Iterator[Lab]:
     original = host.known_hosts.read_text()
     h1_key = next(line.split(" ", 1)[1] for line in original.splitlines() if line.startswith("h1,"))
     host.known_hosts.write_text(
-        "".join(f"h5,{host.address} {h1_key}\n" if line.startswith("h5,") else line + "\n"
-                for line in original.splitlines())
+        "".join(
+            f"h5,{host.address} {h1_key}\n" if line.startswith("h5,") else line + "\n" for line in original.splitlines()
+        )
     )
     yield converged
     host.known_hosts.write_text(original)

@@ -34,7 +34,7 @@ def test_kernel_settings_are_read_only_but_network_settings_are_the_hosts_own(la
     h2 = lab.host("h2")
     assert h2.run("echo 10 > /proc/sys/vm/swappiness").rc != 0
     assert h2.run("sysctl -w net.ipv4.ip_forward=1").rc == 0
-    assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() != "" # the controller's is untouched:
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() != ""  # the controller's is untouched:
     assert h2.check_output("sysctl -n net.ipv4.ip_forward") == "1"
     assert lab.host("h3").check_output("sysctl -n net.ipv4.ip_forward") == "0"
     h2.run("sysctl -w net.ipv4.ip_forward=0")

@@ -20,7 +20,11 @@ def test_plan_of_a_drifted_host_lists_its_changes_with_diffs() -> None:
     hosts = summarize_hosts(_events("plan_drifted_h3"), ["h3", "h4"])
     h3, h4 = hosts["h3"], hosts["h4"]
     assert h3.status is HostStatus.CHANGED
-    assert [c.task for c in h3.changes] == ["Banner shown before SSH login", "Service directory tree", "Reload sshd"]
+    assert [c.task for c in h3.changes] == [
+        "Banner shown before SSH login",
+        "Service directory tree",
+        "Reload sshd",
+    ]
     banner_diff = h3.changes[0].diff
     assert "--- /etc/issue.net (now)" in banner_diff
     assert "-drifted" in banner_diff and "+Example Corp IT - authorised access only." in banner_diff
@@ -43,13 +47,14 @@ def test_unreachable_and_refused_host_keys_are_per_host_values() -> None:
 
 def test_failed_task_keeps_first_failure_and_ignored_errors_do_not_count() -> None:
     def event(kind: str, counter: int, task: str, **res: object) -> AnsibleEvent:
-        return parse_event(
-            {"event": kind, "counter": counter, "event_data": {"host": "h1", "task": task, "res": res}}
-        )
+        return parse_event({"event": kind, "counter": counter, "event_data": {"host": "h1", "task": task, "res": res}})
 
     ignored = parse_event(
-        {"event": "runner_on_failed", "counter": 1,
-         "event_data": {"host": "h1", "task": "probe", "ignore_errors": True, "res": {"msg": "meh"}}}
+        {
+            "event": "runner_on_failed",
+            "counter": 1,
+            "event_data": {"host": "h1", "task": "probe", "ignore_errors": True, "res": {"msg": "meh"}},
+        }
     )
     events = [
         ignored,
@@ -69,8 +74,14 @@ def test_failed_task_keeps_first_failure_and_ignored_errors_do_not_count() -> No
 def test_result_maps_split_every_host_once() -> None:
     hosts = summarize_hosts(_events("apply_unreachable_h2_hostkey_h5"), ["h1", "h2", "h3", "h5"])
     result = PlaybookResult(
-        run_id="r", playbook=Path("p.yml"), check_mode=False, strategy="mitogen",
-        runner_status="failed", rc=4, duration_s=1.0, hosts=hosts,
+        run_id="r",
+        playbook=Path("p.yml"),
+        check_mode=False,
+        strategy="mitogen",
+        runner_status="failed",
+        rc=4,
+        duration_s=1.0,
+        hosts=hosts,
     )
     assert sorted(result.ok) == ["h1", "h3"] and sorted(result.failed) == ["h2", "h5"]
     assert sorted(result.unreachable) == ["h2", "h5"] and list(result.changed) == ["h3"]

@@ -13,7 +13,11 @@ STARTED = time.time()
 class Status(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = json.dumps(
-            {"host": socket.gethostname(), "service": "itpm-statusd", "uptime_s": round(time.time() - STARTED, 1)}
+            {
+                "host": socket.gethostname(),
+                "service": "itpm-statusd",
+                "uptime_s": round(time.time() - STARTED, 1),
+            }
         ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
