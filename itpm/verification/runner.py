@@ -42,8 +42,12 @@ def verify(
     *,
     limit: str = "all",
     run_id: str | None = None,
+    workers: int | None = None,
 ) -> VerificationResult:
     """Run the check modules or directories ``checks`` on the hosts ``limit`` selects.
+
+    ``workers`` is the number of pytest-xdist workers: None picks ``worker_count(len(hosts))``, 0 runs every
+    check in the one pytest process (no xdist).
 
     Returns e.g. ``VerificationResult(hosts={'h1': HostChecks(checks=(CheckResult(outcome=passed), ...))})``.
     Raises ChecksError when a check path is missing or holds no checks, ExecutionError when pytest breaks.
@@ -76,7 +80,8 @@ def verify(
         f"--itpm-report={report}",
         *[str(p.resolve()) for p in checks],
     ]
-    workers = worker_count(len(hosts))
+    if workers is None:
+        workers = worker_count(len(hosts))
     if workers:
         command += ["-n", str(workers), "--dist", "loadgroup"]
     started = time.monotonic()
