@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make run    set up (apt packages, .venv), bring up a lab fleet, apply the baseline, verify it
-#   make test   set up, then run every test (unit tests and lab tests on real SSH hosts)
+#   make test   set up, lint (ruff, mypy --strict), then run every test (unit tests and lab tests on real hosts)
 # Everything needs root (namespaces, bridges, mounts), as on CI.
 
 SHELL := /bin/bash
@@ -10,16 +10,17 @@ ITPM := $(VENV)/bin/itpm
 HOSTS ?= 5
 APT_PACKAGES := debootstrap iproute2 util-linux openssh-client iptables python3-venv
 
-.PHONY: setup run test lint stop clean
+.PHONY: setup apt-packages run test lint stop clean
 
-setup: $(VENV)/.installed /var/cache/itpm/.apt-installed
+setup: apt-packages $(VENV)/.installed
 
-/var/cache/itpm/.apt-installed:
+# Checked on every run (dpkg answers in milliseconds), so a package added here reaches machines set up before.
+apt-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@mkdir -p /var/cache/itpm && touch $@
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,7 +32,7 @@ run: setup
 	$(ITPM) lab up --hosts $(HOSTS)
 	$(ITPM) apply playbooks/baseline.yml --inventory inventory/lab/hosts.yml --verify checks/baseline
 
-test: setup
+test: lint
 	$(PY) -m pytest
 
 lint: setup

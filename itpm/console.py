@@ -50,6 +50,7 @@ def playbook_table(result: PlaybookResult) -> Table:
         title=f"{result.playbook} - {mode}, {len(result.hosts)} hosts, {result.duration_s:.1f} s, "
         f"strategy {result.strategy}, run {result.run_id}",
         title_justify="left",
+        caption=f"not using mitogen: {result.strategy_note}" if result.strategy_note else None,
     )
     for column in ("host", "status", "ok", "changed", "time", "failed task: message"):
         table.add_column(column, justify="right" if column in ("ok", "changed", "time") else "left")

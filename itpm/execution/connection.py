@@ -4,13 +4,21 @@ Measured on this machine (../shared/LAB-NOTES.md): the controller's CPU is the b
 fewer processes per task. Pipelining and SSH connection reuse (ControlPersist) help the ``linear`` strategy;
 the mitogen strategy, which keeps one Python interpreter per host for the whole run, was about 2.5x faster
 again. itpm uses mitogen when it is installed and supports the installed ansible-core, and otherwise falls
-back to ``linear`` with pipelining and ControlPersist. ``ITPM_ANSIBLE_STRATEGY`` forces either.
+back to ``linear`` with pipelining and ControlPersist. ``ITPM_ANSIBLE_STRATEGY`` forces either; when mitogen
+is wanted but cannot be used, ``ConnectionTuning.fallback_reason`` says why, so a 2.5x slowdown is never silent.
+
+Each run gets its own SSH ControlPath directory, closed when the run ends (``close_control_masters``). A master
+that outlived its run would carry the next run's connections without a new host-key check: a host whose key
+changed in between would be reached anyway (seen in CI, under the ``linear`` strategy). OpenSSH's masters cannot
+be found by an environment marker either: setproctitle overwrites their environment.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,27 +35,32 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
+
 def control_path_dir(settings: Settings) -> Path:
-    """Return where SSH ControlPersist sockets live: inside the state dir, so teardown can find them."""
+    """Return the root of all SSH ControlPath directories: inside the state dir, so teardown can find them."""
     return settings.state_dir / "ssh-control"
 
 
-def mitogen_strategy_dir() -> Path | None:
-    """Return the directory of mitogen's Ansible strategy plugins, or None if mitogen cannot be used.
+def mitogen_strategy_dir() -> tuple[Path | None, str]:
+    """Return the directory of mitogen's Ansible strategy plugins, or None and why mitogen cannot be used.
 
     Mitogen refuses ansible-core versions it does not support when its strategy loads, not when it is
     imported; that check runs here at selection time so a mismatch falls back instead of failing the run.
     """
     spec = importlib.util.find_spec("ansible_mitogen")
     if spec is None or spec.origin is None:
-        return None
+        return None, "mitogen is not installed"
     try:
         # Imported here, not at the top: mitogen is optional, and its import runs its ansible version check.
         import ansible_mitogen.loaders  # noqa: F401, PLC0415
-    except Exception:
-        return None
+    except Exception as error:  # any failure of the optional fast path means: use the fallback, and say why
+        return None, f"mitogen does not load: {type(error).__name__}: {error}"
     strategy = Path(spec.origin).parent / "plugins" / "strategy"
-    return strategy if (strategy / "mitogen_linear.py").exists() else None
+    if not (strategy / "mitogen_linear.py").exists():
+        return None, f"mitogen has no mitogen_linear strategy in {strategy}"
+    return strategy, ""
 
 
 @dataclass(frozen=True)
@@ -56,8 +69,9 @@ class ConnectionTuning:
 
     strategy: Literal["mitogen", "linear"]
     forks: int
-    control_dir: Path
+    control_dir: Path  # this run's own ControlPath directory
     strategy_plugins: Path | None = None
+    fallback_reason: str = ""  # why mitogen was wanted but not used; empty when it is used or not wanted
 
     def environment(self) -> dict[str, str]:
         """Return the ANSIBLE_* variables of this tuning.
@@ -86,12 +100,18 @@ class ConnectionTuning:
         return env
 
 
-def tuning_for(settings: Settings, host_count: int) -> ConnectionTuning:
-    """Return the tuning for a run on ``host_count`` hosts: forks sized to the batch, mitogen if usable."""
+def tuning_for(settings: Settings, host_count: int, run_id: str = "manual") -> ConnectionTuning:
+    """Return the tuning for run ``run_id`` on ``host_count`` hosts: forks sized to the batch, mitogen if usable."""
     forks = max(1, min(host_count, settings.max_forks))
-    plugins = mitogen_strategy_dir() if settings.ansible_strategy in ("auto", "mitogen") else None
+    plugins, reason = None, ""
+    if settings.ansible_strategy in ("auto", "mitogen"):
+        plugins, reason = mitogen_strategy_dir()
+        if reason:
+            log.warning("using the linear strategy: %s", reason)
     strategy: Literal["mitogen", "linear"] = "mitogen" if plugins is not None else "linear"
-    return ConnectionTuning(strategy, forks, control_path_dir(settings), plugins)
+    # A short name: a unix socket path has 108 bytes, and Ansible adds a 10-character socket name.
+    control_dir = control_path_dir(settings) / run_id.rsplit("-", 1)[-1]
+    return ConnectionTuning(strategy, forks, control_dir, plugins, reason)
 
 
 def close_control_masters(control_dir: Path) -> int:
@@ -117,6 +137,9 @@ def close_control_masters(control_dir: Path) -> int:
                 ended += 1
             except ProcessLookupError:
                 pass
-    for socket_file in control_dir.iterdir():
-        socket_file.unlink(missing_ok=True)
+    for entry in control_dir.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
     return ended

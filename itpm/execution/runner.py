@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -23,7 +24,7 @@ import ansible_runner
 
 from itpm.errors import PlaybookError
 from itpm.executables import path_with_bin_dir
-from itpm.execution.connection import tuning_for
+from itpm.execution.connection import close_control_masters, tuning_for
 from itpm.execution.events import AnsibleEvent, parse_event, summarize_hosts
 from itpm.inventory import Inventory
 from itpm.models.results import PlaybookResult
@@ -66,7 +67,7 @@ def run_playbook(
         )
     hosts = inventory.select(limit)
     run_id = run_id or new_run_id("check" if check else "apply")
-    tuning = tuning_for(settings, len(hosts))
+    tuning = tuning_for(settings, len(hosts), run_id)
     events: list[AnsibleEvent] = []
 
     def handle(raw: dict[str, Any]) -> bool:
@@ -98,8 +99,11 @@ def run_playbook(
             timeout=settings.ansible_timeout,
         )
     finally:
-        # mitogen's helpers can outlive a killed run in their own sessions (LAB-NOTES); end them all.
+        # mitogen's helpers can outlive a killed run in their own sessions (LAB-NOTES); end them all. SSH masters
+        # hide from that marker (setproctitle), so they are found by this run's own ControlPath directory.
         _end_run_processes(run_id)
+        close_control_masters(tuning.control_dir)
+        shutil.rmtree(tuning.control_dir, ignore_errors=True)
     # runner.stdout opens a new file handle on every access; read the artifact once instead.
     stdout_file = Path(runner.config.artifact_dir) / "stdout"
     stdout_tail = tuple(stdout_file.read_text(errors="replace").splitlines()[-20:]) if stdout_file.exists() else ()
@@ -114,6 +118,7 @@ def run_playbook(
         playbook=playbook,
         check_mode=check,
         strategy=tuning.strategy,
+        strategy_note=tuning.fallback_reason,
         runner_status=str(runner.status),
         rc=int(runner.rc),
         duration_s=time.monotonic() - started,

@@ -12,6 +12,7 @@ record was lost; it leaves no namespace, mount, process, veth, bridge or route b
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import os
 import re
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from importlib import resources
@@ -102,6 +104,15 @@ class LabStatus(BaseModel):
         return tuple(h.name for h in self.hosts if h.state is HostState.UP)
 
 
+@contextlib.contextmanager
+def _exclusive(lab_dir: Path) -> Iterator[None]:
+    """Hold the lab's lock: two ``up``/``down`` of one lab at once would interleave namespace changes."""
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    with (lab_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def lab_up(settings: Settings, *, name: str, count: int, inventory: Path | None = None) -> LabStatus:
     """Make hosts ``h1..h<count>`` of lab ``name`` run and answer SSH; keep the ones already running.
 
@@ -109,6 +120,12 @@ def lab_up(settings: Settings, *, name: str, count: int, inventory: Path | None 
     ``inventory`` defaults to ``inventory/<name>/hosts.yml`` under the working directory.
     """
     _check_can_run_lab(name, count)
+    with _exclusive(settings.lab_dir / name):
+        _lab_up_locked(settings, name, count, inventory)
+    return lab_status(settings, name=name)
+
+
+def _lab_up_locked(settings: Settings, name: str, count: int, inventory: Path | None) -> None:
     lab_dir = settings.lab_dir / name
     record = _load_record(lab_dir)
     if record is None:
@@ -164,12 +181,16 @@ def lab_up(settings: Settings, *, name: str, count: int, inventory: Path | None 
             f"lab '{name}': sshd did not answer within {_SSH_WAIT_SECONDS:.0f} s on {', '.join(not_answering)}",
             fix=f"read the boot log ({logs}); `itpm lab down --name {name}` clears the lab",
         )
-    return lab_status(settings, name=name)
 
 
 def lab_down(settings: Settings, *, name: str) -> list[str]:
     """Stop and remove every host of lab ``name`` and the lab's network; return the hosts removed."""
     _check_root()
+    with _exclusive(settings.lab_dir / name):
+        return _lab_down_locked(settings, name)
+
+
+def _lab_down_locked(settings: Settings, name: str) -> list[str]:
     lab_dir = settings.lab_dir / name
     record = _load_record(lab_dir)
     close_control_masters(control_path_dir(settings))

@@ -100,6 +100,7 @@ class PlaybookResult(BaseModel):
     playbook: Path
     check_mode: bool
     strategy: str
+    strategy_note: str = ""  # why the fast strategy was not used, when it was wanted
     runner_status: str  # ansible-runner's: successful, failed, timeout, canceled
     rc: int
     duration_s: float

@@ -6,6 +6,7 @@ they fail, saying so.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -29,7 +30,10 @@ from itpm.verification.backend import InventoryBackend
 REPO = Path(__file__).resolve().parents[2]
 BASELINE = REPO / "playbooks" / "baseline.yml"
 BASELINE_CHECKS = REPO / "checks" / "baseline"
-LAB = "ltest"
+# Lab names come from the checkout's path, so that two checkouts (a CI clone beside a working tree) can run
+# their lab tests at once without tearing down each other's hosts.
+CHECKOUT_TAG = hashlib.sha256(str(REPO).encode()).hexdigest()[:5]
+LAB = f"t{CHECKOUT_TAG}"
 HOSTS = 5
 
 

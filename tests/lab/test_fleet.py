@@ -10,7 +10,7 @@ from itpm.lab import faults, network
 from itpm.lab.fleet import lab_down, lab_status, lab_up
 from itpm.settings import Settings
 
-from .conftest import Lab
+from .conftest import CHECKOUT_TAG, Lab
 
 
 def test_hosts_have_their_own_name_root_and_processes(lab: Lab) -> None:
@@ -42,7 +42,7 @@ def test_kernel_settings_are_read_only_but_network_settings_are_the_hosts_own(la
 
 def test_up_is_idempotent_and_adds_hosts_then_down_leaves_nothing(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path / "state")
-    name = "lidem"
+    name = f"i{CHECKOUT_TAG}"
     inventory = tmp_path / "hosts.yml"
     lab_down(settings, name=name)
     lab_up(settings, name=name, count=2, inventory=inventory)
@@ -68,7 +68,7 @@ def test_up_is_idempotent_and_adds_hosts_then_down_leaves_nothing(tmp_path: Path
 
 def test_fifty_hosts_come_up_and_answer_ssh(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path / "state")
-    name = "lfifty"
+    name = f"f{CHECKOUT_TAG}"
     lab_down(settings, name=name)
     try:
         status = lab_up(settings, name=name, count=50, inventory=tmp_path / "hosts.yml")

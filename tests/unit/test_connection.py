@@ -19,14 +19,16 @@ def test_forks_follow_the_batch_up_to_the_cap(tmp_path: Path) -> None:
 def test_mitogen_is_the_default_when_it_loads(tmp_path: Path) -> None:
     tuning = connection.tuning_for(Settings(state_dir=tmp_path), 5)
     env = tuning.environment()
-    assert tuning.strategy == "mitogen"
+    assert tuning.strategy == "mitogen", tuning.fallback_reason
     assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
     assert Path(env["ANSIBLE_STRATEGY_PLUGINS"], "mitogen_linear.py").exists()
 
 
 def test_fallback_to_linear_when_mitogen_is_unusable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(connection, "mitogen_strategy_dir", lambda: None)
-    env = connection.tuning_for(Settings(state_dir=tmp_path), 5).environment()
+    monkeypatch.setattr(connection, "mitogen_strategy_dir", lambda: (None, "mitogen does not load: boom"))
+    tuning = connection.tuning_for(Settings(state_dir=tmp_path), 5)
+    assert tuning.fallback_reason == "mitogen does not load: boom"
+    env = tuning.environment()
     assert env["ANSIBLE_STRATEGY"] == "linear" and "ANSIBLE_STRATEGY_PLUGINS" not in env
     assert env["ANSIBLE_PIPELINING"] == "True" and "ControlPersist" in env["ANSIBLE_SSH_ARGS"]
 
@@ -37,3 +39,12 @@ def test_linear_can_be_forced(tmp_path: Path) -> None:
 
 def test_host_key_checking_is_always_on(tmp_path: Path) -> None:
     assert connection.tuning_for(Settings(state_dir=tmp_path), 5).environment()["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+
+
+def test_each_run_has_its_own_control_path_dir(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path)
+    first = connection.tuning_for(settings, 5, "apply-20261121T230000-abc123")
+    second = connection.tuning_for(settings, 5, "apply-20261121T230001-def456")
+    assert first.control_dir != second.control_dir
+    assert first.control_dir.parent == connection.control_path_dir(settings)
+    assert first.environment()["ANSIBLE_SSH_CONTROL_PATH_DIR"] == str(first.control_dir)

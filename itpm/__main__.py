@@ -1,0 +1,5 @@
+"""``python -m itpm`` runs the CLI."""
+
+from itpm.cli import main
+
+main()
