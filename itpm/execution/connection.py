@@ -15,11 +15,13 @@ be found by an environment marker either: setproctitle overwrites their environm
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import logging
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,24 +45,35 @@ def control_path_dir(settings: Settings) -> Path:
     return settings.state_dir / "ssh-control"
 
 
+@functools.cache
 def mitogen_strategy_dir() -> tuple[Path | None, str]:
     """Return the directory of mitogen's Ansible strategy plugins, or None and why mitogen cannot be used.
 
     Mitogen refuses ansible-core versions it does not support when its strategy loads, not when it is
-    imported; that check runs here at selection time so a mismatch falls back instead of failing the run.
+    installed; the check loads it here, once per process, so that a mismatch falls back instead of failing
+    the run. It runs in a fresh interpreter, as ansible-playbook will: imported into this process, Ansible's
+    collection loader refuses to start once a second FileFinder path hook is present, and Prefect adds one when
+    it runs a flow, so every playbook run inside a flow would silently have fallen back.
     """
-    spec = importlib.util.find_spec("ansible_mitogen")
-    if spec is None or spec.origin is None:
-        return None, "mitogen is not installed"
-    try:
-        # Imported here, not at the top: mitogen is optional, and its import runs its ansible version check.
-        import ansible_mitogen.loaders  # noqa: F401, PLC0415
-    except Exception as error:  # any failure of the optional fast path means: use the fallback, and say why
-        return None, f"mitogen does not load: {type(error).__name__}: {error}"
-    strategy = Path(spec.origin).parent / "plugins" / "strategy"
+    probe = (
+        "import os, ansible_mitogen.loaders, ansible_mitogen; "
+        "print(os.path.join(os.path.dirname(ansible_mitogen.__file__), 'plugins', 'strategy'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, env=_clean_python_env()
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return None, f"mitogen does not load: {lines[-1] if lines else f'exit {done.returncode}'}"
+    strategy = Path(done.stdout.strip())
     if not (strategy / "mitogen_linear.py").exists():
         return None, f"mitogen has no mitogen_linear strategy in {strategy}"
     return strategy, ""
+
+
+def _clean_python_env() -> dict[str, str]:
+    """Return this process's environment without Python import settings a flow or test may have changed."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP", "PYTHONWARNINGS")}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.baseline import BaselineFailed, baseline
+from itpm.execution import connection
 from itpm.lab import faults
 
 from .conftest import REPO, Lab
@@ -66,3 +68,13 @@ def test_flow_fails_naming_the_host_when_one_is_unreachable(prefect_server: None
     rows = {row["host"]: row for row in _host_tables()[0]}
     assert rows["h3"]["applied"] == "unreachable" and "Connection refused" in rows["h3"]["attention"]
     assert rows["h4"]["checks"] == "11 of 11 passed"
+
+
+def test_playbooks_started_after_a_flow_still_use_mitogen(prefect_server: None, in_lab: Lab) -> None:
+    # Prefect adds a second FileFinder path hook when it runs a flow; Ansible's collection loader refuses to
+    # load beside it. The mitogen check must not depend on this process's import state.
+    baseline(inventory=in_lab.inventory_path, limit="h1", return_state=True)
+    assert len([hook for hook in sys.path_hooks if "FileFinder" in repr(hook)]) > 1  # the condition under test
+    connection.mitogen_strategy_dir.cache_clear()
+    tuning = connection.tuning_for(in_lab.settings, 5)
+    assert tuning.strategy == "mitogen", tuning.fallback_reason

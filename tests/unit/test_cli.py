@@ -35,7 +35,7 @@ def inventory(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["apply", "playbooks/nope.yml"], "playbook playbooks/nope.yml does not exist"),
+        (["apply", "playbooks/nope.yml", "-i", "{inventory}"], "playbook playbooks/nope.yml does not exist"),
         (["apply", "playbooks/baseline.yml", "-i", "{tmp}/missing.yml"], "missing.yml does not exist"),
         (["apply", "playbooks/baseline.yml", "-i", "{broken}"], "broken.yml is not valid YAML at line 4, column 1"),
         (["apply", "playbooks/baseline.yml", "-i", "{inventory}", "-l", "db"], "'db' matches no host or group"),
