@@ -140,7 +140,16 @@ def _timestamp(value: object) -> datetime | None:
 
 
 def _failure_message(result: Mapping[str, Any]) -> str:
-    """Return what a person needs from a failed result: the message, then the command's error output."""
+    """Return what a person needs from a failed result: the message, then the command's error output.
+
+    For a loop, Ansible's own message is only "One or more items failed": the first failed item's is used.
+    """
+    items = result.get("results")
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and item.get("failed"):
+                label = item.get("_ansible_item_label", item.get("item", ""))
+                return f"item {label}: {_failure_message(item)}"
     parts = [str(result.get("msg", "")).strip()]
     for stream in ("stderr", "module_stderr", "stdout"):
         text = str(result.get(stream, "") or "").strip()
