@@ -352,6 +352,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return 1 if any variant failed, else 0."""
     args = parse_args(argv)
+    # SIGTERM (a timeout, `kill`) would end Python without running the finally blocks that stop Ansible runs and
+    # bring the lab down; as SystemExit it runs them.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     # Its own state dir: the lab's record, keys, run artifacts and logs stay apart from others'.
     settings = Settings(state_dir=STATE_DIR)
     INVENTORY.parent.mkdir(parents=True, exist_ok=True)

@@ -199,6 +199,7 @@ def _lab_down_locked(settings: Settings, name: str) -> list[str]:
     removed = [ns.removeprefix(prefix) for ns in namespaces]
     for namespace in namespaces:
         _kill_namespace_processes(namespace)
+    _kill_orphaned_hosts(lab_dir / "hosts")
     known = {h: int(h[1:]) for h in removed if h[1:].isdigit()}
     if record is not None:
         known.update({h.name: h.index for h in record.hosts.values()})
@@ -303,6 +304,39 @@ def _kill_namespace_processes(namespace: str) -> None:
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.02)
     raise LabError(f"processes in {namespace} survived SIGKILL", fix="check `ip netns pids` for stuck processes")
+
+
+def _kill_orphaned_hosts(hosts_dir: Path) -> None:
+    """Kill hosts whose namespace name is gone but whose processes live on.
+
+    Deleting a namespace's name does not stop the processes inside it (a lab brought down by one process while
+    another was booting its hosts left such orphans), and ``ip netns pids`` can no longer find them. Their boot
+    command line names the host directory; killing the init (the boot process's child) ends the whole host.
+    """
+    marker = str(hosts_dir) + "/"
+    boots = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                boots.append(int(proc.name))
+        except OSError:
+            continue
+    for pid in boots:
+        for child in _children(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 def _prepare_host(lab_dir: Path, record: LabRecord, name: str, controller_public: str) -> LabHostRecord:

@@ -126,20 +126,26 @@ def add_host_links(lab: str, hosts: Sequence[tuple[str, int, ipaddress.IPv4Addre
 
 
 def delete_host_links(lab: str, hosts: Sequence[tuple[str, int]]) -> None:
-    """Delete each host's veth and namespace.
+    """Delete each host's veth and namespace; raise LabError if any is still there afterwards.
 
     The veth is deleted explicitly: namespace deletion is asynchronous, and a veth still being torn down makes
-    an immediate ``lab up`` fail with "File exists".
+    an immediate ``lab up`` fail with "File exists". Either may also vanish by itself while this runs (a dying
+    namespace takes its veth with it), so errors about missing devices are expected; what counts is the end.
     """
-    existing = set(list_namespaces(lab))
     batch: list[str] = []
     for name, index in hosts:
-        if run_ip(["-br", "link", "show", "dev", veth_name(lab, index)], check=False).strip():
-            batch.append(f"link del {veth_name(lab, index)}")
-        if namespace_name(lab, name) in existing:
-            batch.append(f"netns del {namespace_name(lab, name)}")
+        batch += [f"link del {veth_name(lab, index)}", f"netns del {namespace_name(lab, name)}"]
     if batch:
-        run_ip(["-batch", "-"], batch=batch)
+        run_ip(["-force", "-batch", "-"], batch=batch, check=False)
+    existing = set(list_namespaces(lab))
+    left = [namespace_name(lab, n) for n, _ in hosts if namespace_name(lab, n) in existing]
+    left += [
+        veth_name(lab, i)
+        for _, i in hosts
+        if run_ip(["-br", "link", "show", "dev", veth_name(lab, i)], check=False).strip()
+    ]
+    if left:
+        raise LabError(f"could not delete {', '.join(left)}", fix="check `ip netns pids` for processes holding them")
 
 
 def list_namespaces(lab: str) -> list[str]:

@@ -56,8 +56,14 @@ def test_up_is_idempotent_and_adds_hosts_then_down_leaves_nothing(tmp_path: Path
     assert lab_up(settings, name=name, count=4).up == ("h1", "h2", "h3", "h4")  # sshd restarted in place
     assert faults.host_init_pid(name, "h3") is not None
 
+    # Orphan h4: its namespace name is deleted under it (as when another process brought the lab down while
+    # this one was booting it), so `ip netns pids` can no longer find its processes.
+    network.run_ip(["netns", "del", network.namespace_name(name, "h4")])
     removed = lab_down(settings, name=name)
-    assert removed == ["h1", "h2", "h3", "h4"]
+    assert removed == ["h1", "h2", "h3"]
+    host_dirs = str(settings.lab_dir / name / "hosts")
+    survivors = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, host_dirs)]
+    assert survivors == []
     assert network.list_namespaces(name) == []
     links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True).stdout)
     assert not [link["ifname"] for link in links if name in link["ifname"]]
@@ -76,3 +82,10 @@ def test_fifty_hosts_come_up_and_answer_ssh(tmp_path: Path) -> None:
     finally:
         assert len(lab_down(settings, name=name)) == 50
     assert network.list_namespaces(name) == []
+
+
+def _cmdline_has(proc: Path, text: str) -> bool:
+    try:
+        return text in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
