@@ -4,6 +4,7 @@ Every error says what failed, where, and how to fix it. Only the CLI turns them 
 
     ItpmError                        (exit 1 unless a subclass says otherwise)
     ├── InputError                   (exit 2: the user can fix it by changing an argument or a file)
+    │   ├── ProjectFileError         a project file that is not valid YAML or breaks the project schema
     │   ├── InventoryError           malformed inventory, a pattern that matches no host, unknown host
     │   ├── PlaybookError            missing or unreadable playbook
     │   └── ChecksError              missing check module or directory
@@ -25,6 +26,7 @@ __all__ = [
     "ItpmError",
     "LabError",
     "PlaybookError",
+    "ProjectFileError",
 ]
 
 
@@ -49,6 +51,10 @@ class InputError(ItpmError):
     """A file or argument given to itpm is wrong; the message names it."""
 
     exit_code = 2
+
+
+class ProjectFileError(InputError):
+    """A project file cannot be read or does not match the project schema; the message names every field."""
 
 
 class InventoryError(InputError):

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     # A run that exceeds this is ended with its whole process group (seconds).
     ansible_timeout: int = 1800
     max_forks: int = 50
+    # The project log: None means SQLite in the state directory; a PostgreSQL URL shares it between machines.
+    log_url: str | None = None
+    # A host lock not renewed for this long is taken to belong to a crashed run and may be taken over.
+    lock_lease_seconds: int = 120
+    # How long a run waits for hosts another run holds before it gives up (0: fail at once).
+    lock_wait_seconds: int = 3600
 
     @property
     def runs_dir(self) -> Path:

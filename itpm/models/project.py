@@ -1,0 +1,239 @@
+"""An IT project as written in ``projects/*.yaml``: what it is for, who is involved, what it costs, and its steps.
+
+Unknown keys are errors (a misspelt ``max_fail_pecent`` must not silently mean "no limit"). Paths in a project
+file are relative to the repository root: the nearest directory above the file that has a ``playbooks/``
+directory. ``load_project`` resolves them and checks that they exist.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from itpm.models.strategy import RolloutStrategy
+
+__all__ = [
+    "Budget",
+    "Level",
+    "Milestone",
+    "Notice",
+    "Person",
+    "Phase",
+    "PhaseName",
+    "Project",
+    "ProjectKind",
+    "Risk",
+    "Scope",
+    "Stakeholder",
+    "Step",
+]
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(f"{value!r}: use lowercase letters, digits and dashes (it names runs and tags)")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+
+
+class ProjectKind(StrEnum):
+    """The kinds of IT project itpm runs."""
+
+    HARDWARE_INSTALL = "hardware_install"
+    NETWORK_CONFIG = "network_config"
+    DISASTER_RECOVERY = "disaster_recovery"
+    COMPLIANCE = "compliance"
+
+
+class PhaseName(StrEnum):
+    """The project management phases a run moves through."""
+
+    INITIATION = "initiation"
+    PLANNING = "planning"
+    EXECUTION = "execution"
+    MONITORING_AND_CONTROL = "monitoring_and_control"
+    CLOSURE = "closure"
+
+
+class Level(StrEnum):
+    """Likelihood or impact of a risk."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Notice(StrEnum):
+    """What a stakeholder wants to hear about."""
+
+    PHASE_CHANGES = "phase_changes"
+    APPROVALS = "approvals"
+    HALTS = "halts"
+    COMPLETION = "completion"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _repo_path(value: Path, info: ValidationInfo) -> Path:
+    """Resolve a path of the project file against the repository root given in the validation context."""
+    root = (info.context or {}).get("root")
+    path = value if value.is_absolute() or root is None else Path(root) / value
+    if root is not None and not path.exists():
+        raise ValueError(f"{value} does not exist under {root}: give a path relative to the repository root")
+    return path
+
+
+RepoPath = Annotated[Path, AfterValidator(_repo_path)]
+
+
+class Phase(_Strict):
+    """A phase with its planned dates."""
+
+    name: PhaseName
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Phase:
+        if self.end < self.start:
+            raise ValueError(f"phase {self.name.value} ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class Milestone(_Strict):
+    """A dated milestone, reached at the end of a phase or when a step is done."""
+
+    name: str
+    due: date
+    phase: PhaseName | None = None
+    step: str | None = None  # reached when this step has verified all its hosts
+
+
+class Budget(_Strict):
+    """Money: ``rates`` per hour of each team role, ``per_host`` costs (hardware, licences) per host in scope."""
+
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")
+    total: Decimal = Field(ge=0)
+    rates: dict[str, Decimal] = {}
+    per_host: Decimal = Field(default=Decimal(0), ge=0)
+
+
+class Person(_Strict):
+    """A team member; ``role`` is what approval gates and rates refer to."""
+
+    name: str
+    role: str
+    user: str | None = None  # login name, as given to `itpm run --as` / `itpm approve --as`
+    email: str | None = None
+    on_call: bool = False
+
+    def is_(self, identity: str) -> bool:
+        """Return whether ``identity`` (a name, login or e-mail address) is this person."""
+        return identity in {self.name, self.user, self.email}
+
+
+class Stakeholder(_Strict):
+    """Someone who hears about the project: what they want to know, and where to send it."""
+
+    name: str
+    role: str
+    wants: tuple[Notice, ...] = (Notice.COMPLETION,)
+    channel: str | None = None  # "email:cio@example.com", "webhook:https://...", "file:reports/cio"
+
+
+class Risk(_Strict):
+    """A risk of the project and who owns it."""
+
+    id: str
+    title: str
+    likelihood: Level
+    impact: Level
+    mitigation: str
+    owner: str
+    open: bool = True
+
+
+class Scope(_Strict):
+    """Which hosts the project may touch: an inventory and an Ansible host pattern over it."""
+
+    inventory: RepoPath
+    hosts: str = "all"
+
+
+class Step(_Strict):
+    """One change: a playbook, the checks that prove it, how to undo it, and how to roll it out."""
+
+    name: Slug
+    description: str = ""
+    playbook: RepoPath
+    checks: tuple[RepoPath, ...] = Field(min_length=1)
+    rollback: RepoPath | None = None
+    hosts: str | None = None  # narrows the project scope for this step (an Ansible pattern)
+    strategy: RolloutStrategy = RolloutStrategy()
+
+
+class Project(_Strict):
+    """A project file."""
+
+    name: Slug
+    title: str
+    kind: ProjectKind
+    environment: Slug = "lab"
+    objectives: tuple[str, ...] = Field(min_length=1)
+    scope: Scope
+    phases: tuple[Phase, ...] = ()
+    milestones: tuple[Milestone, ...] = ()
+    budget: Budget | None = None
+    team: tuple[Person, ...] = ()
+    stakeholders: tuple[Stakeholder, ...] = ()
+    risks: tuple[Risk, ...] = ()
+    steps: tuple[Step, ...] = Field(min_length=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _unique_steps(cls, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+        names = [s.name for s in steps]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"step names must be unique: {', '.join(duplicates)} appears more than once")
+        return steps
+
+    @model_validator(mode="after")
+    def _references(self) -> Project:
+        roles = {p.role for p in self.team}
+        for step in self.steps:
+            gate = step.strategy.approval
+            missing = sorted(set(gate.roles) - roles) if gate else []
+            if missing:
+                raise ValueError(
+                    f"step {step.name!r} needs approval from role {', '.join(missing)}, "
+                    "but no team member has it: add the person to team"
+                )
+        step_names = {s.name for s in self.steps}
+        for milestone in self.milestones:
+            if milestone.step is not None and milestone.step not in step_names:
+                raise ValueError(f"milestone {milestone.name!r} names unknown step {milestone.step!r}")
+        if self.budget is not None:
+            unknown = sorted(set(self.budget.rates) - roles)
+            if unknown:
+                raise ValueError(f"budget rates for role {', '.join(unknown)}, which no team member has")
+        return self
+
+    def step(self, name: str) -> Step:
+        """Return the step called ``name`` (KeyError if there is none)."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
