@@ -1,18 +1,9 @@
-"""Fixtures every check shares: the host's inventory variables and sshd's effective configuration."""
+"""Fixtures of the baseline checks (``host_vars`` comes from itpm's pytest plugin, for every check)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from testinfra.host import Host
-
-
-@pytest.fixture(scope="module")
-def host_vars(host: Host) -> dict[str, Any]:
-    """Return the host's inventory variables: the expected values checks compare the host against."""
-    variables: dict[str, Any] = host.ansible.get_variables()
-    return variables
 
 
 @pytest.fixture(scope="module")

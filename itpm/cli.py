@@ -10,7 +10,12 @@ This is the only place that turns errors into exit codes:
 
 from __future__ import annotations
 
+import getpass
+import json
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -18,12 +23,18 @@ import typer
 from rich.console import Console
 
 from itpm import console as render
-from itpm.errors import ItpmError
-from itpm.execution.runner import plan_playbook, run_playbook
+from itpm.errors import ExecutionError, ItpmError
+from itpm.execution.runner import new_run_id, plan_playbook, run_playbook
 from itpm.inventory import load_inventory
 from itpm.lab.fleet import lab_down, lab_status, lab_up
+from itpm.log.store import ProjectLog
 from itpm.models.results import PlaybookResult, VerificationResult
-from itpm.settings import load_settings
+from itpm.prefect_server import client_environment, ensure_server, healthy, stop_server
+from itpm.project_file import load_project, project_schema
+from itpm.project_run import ApprovalRefused, ProjectRun, check_approver
+from itpm.reports.run_status import run_status, summary_markdown
+from itpm.rollout import plan_batches
+from itpm.settings import Settings, load_settings
 from itpm.verification.runner import verify
 
 __all__ = ["app", "main"]
@@ -33,6 +44,8 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run IT projects as tracked rollouts.")
 lab_app = typer.Typer(no_args_is_help=True, help="The lab fleet: isolated SSH hosts on this machine.")
 app.add_typer(lab_app, name="lab")
+server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server (UI on 127.0.0.1:4200).")
+app.add_typer(server_app, name="server")
 
 out = Console()
 err = Console(stderr=True)
@@ -41,6 +54,20 @@ InventoryOption = Annotated[Path, typer.Option("--inventory", "-i", help="Ansibl
 LimitOption = Annotated[str, typer.Option("--limit", "-l", help="Ansible host pattern, e.g. 'web:!h3'")]
 LabNameOption = Annotated[str, typer.Option("--name", help="lab name (1-8 lowercase letters and digits)")]
 _DEFAULT_INVENTORY = Path("inventory/lab/hosts.yml")
+IdentityOption = Annotated[
+    str | None, typer.Option("--as", help="who you are (a team member's name, login or e-mail); default $ITPM_USER")
+]
+
+
+def _identity(given: str | None) -> str:
+    return given or os.environ.get("ITPM_USER") or getpass.getuser()
+
+
+def _use_prefect(settings: Settings) -> str:
+    """Point this process's Prefect client at a healthy API (starting the local server); return its URL."""
+    url = ensure_server(settings)
+    os.environ.update(client_environment(settings))
+    return url
 
 
 @lab_app.command("up")
@@ -122,6 +149,198 @@ def verify_command(
     if result.succeeded:
         return EXIT_OK
     return EXIT_BAD_INPUT if all(c.unreachable for c in result.failed.values()) else EXIT_FAILED
+
+
+@app.command("validate")
+def validate_command(project_file: Annotated[Path, typer.Argument(help="projects/<name>.yaml")]) -> int:
+    """Check a project file (and its scope in the inventory) without running anything."""
+    project = load_project(project_file)
+    out.print(f"[green]valid[/]: {project_file} - {project.title} ({project.kind.value}, {len(project.steps)} steps)")
+    if project.scope.inventory.exists():
+        inventory = load_inventory(project.scope.inventory)
+        scope = inventory.select(project.scope.hosts)
+        for step in project.steps:
+            hosts = scope if step.hosts is None else tuple(h for h in scope if h in set(inventory.select(step.hosts)))
+            batches = plan_batches(step.name, hosts, step.strategy)
+            gate = f", approval by {' or '.join(step.strategy.approval.roles)}" if step.strategy.approval else ""
+            out.print(
+                f"  step {step.name}: {len(hosts)} hosts in {len(batches)} batches"
+                + gate
+                + ": "
+                + "; ".join(f"{b.name} {','.join(b.hosts)}" for b in batches),
+                highlight=False,
+            )
+    else:
+        out.print(f"  inventory {project.scope.inventory} does not exist yet (itpm lab up makes the lab's)")
+    return EXIT_OK
+
+
+@app.command("schema")
+def schema_command() -> int:
+    """Print the JSON Schema of project files (for editors)."""
+    out.print_json(json.dumps(project_schema()))
+    return EXIT_OK
+
+
+@app.command("run")
+def run_command(
+    project_file: Annotated[Path, typer.Argument(help="projects/<name>.yaml")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="audit and plan only: change nothing")] = False,
+    identity: IdentityOption = None,
+    lock_wait: Annotated[
+        int | None, typer.Option(help="seconds to wait for hosts another run holds (0: fail at once)")
+    ] = None,
+) -> int:
+    """Run a project: audit, plan, approval, batches, re-audit, closure; tracked in Prefect and the project log."""
+    if lock_wait is not None:
+        os.environ["ITPM_LOCK_WAIT_SECONDS"] = str(lock_wait)  # read by the flow's settings in this process
+    settings = load_settings()
+    project = load_project(project_file)
+    load_inventory(project.scope.inventory).select(project.scope.hosts)  # bad scope: exit 2 before anything runs
+    run_id = new_run_id(project.name)
+    return _run_flow(settings, project_file.resolve(), run_id, _identity(identity), dry_run)
+
+
+@app.command("resume")
+def resume_command(run_id: Annotated[str, typer.Argument(help="the run id printed by itpm run")]) -> int:
+    """Resume a crashed or halted run: hosts already applied and verified are skipped."""
+    settings = load_settings()
+    run = ProjectRun.reopen(run_id, settings)
+    return _run_flow(settings, run.project_file, run_id, run.requester, dry_run=False)
+
+
+def _run_flow(settings: Settings, project_file: Path, run_id: str, requester: str, dry_run: bool) -> int:
+    url = _use_prefect(settings)
+    from flows.kinds import flow_for  # noqa: PLC0415 - Prefect is imported only by commands that need it
+
+    project_flow = flow_for(load_project(project_file).kind)
+
+    err.print(f"run [bold]{run_id}[/] - Prefect UI {url.removesuffix('/api')}/runs, log: itpm log {run_id}")
+    stop = threading.Event()
+    follower = threading.Thread(target=_follow, args=(ProjectLog.for_settings(settings), run_id, stop), daemon=True)
+    follower.start()
+    try:
+        outcome = project_flow(project_file=str(project_file), run_id=run_id, requester=requester, dry_run=dry_run)
+    finally:
+        stop.set()
+        follower.join(timeout=5)
+    status = run_status(ProjectLog.for_settings(settings).events(run_id))
+    out.print(summary_markdown(status), highlight=False)
+    # Completed with failures inside max_fail_percent is still a rollout with failed hosts: not a clean 0.
+    return EXIT_OK if outcome in ("completed", "dry_run") and not status.problems else EXIT_FAILED
+
+
+def _follow(log: ProjectLog, run_id: str, stop: threading.Event) -> None:
+    """Print the run's log events as they are committed, until ``stop`` is set (then print the rest)."""
+    last = 0
+    while True:
+        done = stop.is_set()
+        for event_id, entry in log.events_with_ids(run_id, after_id=last):
+            last = event_id
+            err.print(render.event_line(entry), highlight=False)
+        if done:
+            return
+        stop.wait(0.5)
+
+
+@app.command("approve")
+def approve_command(
+    run_id: Annotated[str, typer.Argument(help="the run waiting for approval")],
+    identity: IdentityOption = None,
+    reject: Annotated[bool, typer.Option("--reject", help="reject the step instead")] = False,
+    comment: Annotated[str, typer.Option(help="why; recorded in the project log")] = "",
+) -> int:
+    """Approve (or reject) the step a run is waiting on; the requester cannot approve their own run."""
+    settings = load_settings()
+    run = ProjectRun.reopen(run_id, settings)
+    waiting = run_status(run.history()).waiting_for_approval
+    if not waiting:
+        raise ApprovalRefused(
+            f"run {run_id} is not waiting for an approval", fix=f"itpm log {run_id} shows where it is"
+        )
+    approver = _identity(identity)
+    step = run.project.step(waiting)
+    reason = check_approver(run.project, step, approver, run.requester)
+    if reason:
+        run.decide_approval(step, approver=approver, approve=not reject, comment=comment)  # logged as refused
+        raise ApprovalRefused(reason, fix="ask a team member with the required role to approve")
+    _use_prefect(settings)
+    from prefect.client.orchestration import get_client  # noqa: PLC0415 - Prefect only where needed
+    from prefect.client.schemas.filters import (  # noqa: PLC0415
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateName,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import FlowRun  # noqa: PLC0415
+    from prefect.flow_runs import resume_flow_run  # noqa: PLC0415
+
+    paused: list[FlowRun] = []
+    deadline = time.monotonic() + 30  # a flow that just refused an answer pauses again within seconds
+    with get_client(sync_client=True) as client:
+        while not paused and time.monotonic() < deadline:
+            paused = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[f"itpm-run:{run_id}"]),
+                    state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused", "Suspended"])),
+                )
+            )
+            if not paused:
+                time.sleep(1)
+    if not paused:
+        raise ExecutionError(
+            f"run {run_id} waits for approval in its log, but no paused flow run of it is in Prefect",
+            fix=f"the flow process may have stopped: itpm resume {run_id}",
+        )
+    resume_flow_run(paused[0].id, run_input={"approver": approver, "approve": not reject, "comment": comment})
+    out.print(f"{'rejected' if reject else 'approved'} step {step.name} of run {run_id} as {approver}")
+    return EXIT_OK
+
+
+@app.command("log")
+def log_command(
+    run_id: Annotated[str, typer.Argument(help="a run id")],
+    host: Annotated[str | None, typer.Option(help="only events of this host")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new events until the run ends")] = False,
+) -> int:
+    """Print a run's project log: phases, batches, hosts, approvals, rollbacks, halts."""
+    log = ProjectLog.for_settings(load_settings())
+    if not log.events(run_id, kinds=["run_started"]):
+        ProjectRun.reopen(run_id, load_settings())  # raises RunNotFound with the recent run ids
+    last = 0
+    while True:
+        for event_id, entry in log.events_with_ids(run_id, host=host, after_id=last):
+            last = event_id
+            out.print(render.event_line(entry), highlight=False)
+        if not follow or log.events(run_id, kinds=["run_finished"]):
+            return EXIT_OK
+        time.sleep(1.0)
+
+
+@server_app.command("start")
+def server_start_command() -> int:
+    """Start the local Prefect server (SQLite in the state directory) if it is not running."""
+    url = ensure_server(load_settings())
+    out.print(f"Prefect API {url}, UI {url.removesuffix('/api')}")
+    return EXIT_OK
+
+
+@server_app.command("stop")
+def server_stop_command() -> int:
+    """Stop the local Prefect server itpm started."""
+    stopped = stop_server(load_settings())
+    out.print("stopped" if stopped else "no local server was running")
+    return EXIT_OK
+
+
+@server_app.command("status")
+def server_status_command() -> int:
+    """Say whether the Prefect API answers."""
+    settings = load_settings()
+    url = client_environment(settings)["PREFECT_API_URL"]
+    up = healthy(url)
+    out.print(f"Prefect API {url}: {'up' if up else 'down'}")
+    return EXIT_OK if up else EXIT_FAILED
 
 
 def _exit_code(result: PlaybookResult, verification: VerificationResult | None) -> int:

@@ -7,9 +7,10 @@ from rich.table import Table
 
 from itpm.execution.events import AnsibleEvent
 from itpm.lab.fleet import HostState, LabStatus
+from itpm.log.events import Event
 from itpm.models.results import CheckOutcome, HostStatus, PlaybookResult, VerificationResult
 
-__all__ = ["LiveEvents", "lab_table", "plan_text", "playbook_table", "verification_table"]
+__all__ = ["LiveEvents", "event_line", "lab_table", "plan_text", "playbook_table", "verification_table"]
 
 _STATUS_STYLE = {
     HostStatus.OK: "green",
@@ -113,3 +114,20 @@ def lab_table(status: LabStatus) -> Table:
         style = {HostState.UP: "green", HostState.SSHD_DOWN: "yellow", HostState.DOWN: "red"}[host.state]
         table.add_row(host.name, host.address, host.group, f"[{style}]{host.state.value}[/]")
     return table
+
+
+def event_line(entry: Event) -> str:
+    """Return one project log event as a line a person reads: time, what, where, and the essentials."""
+    where = " ".join(part for part in (entry.batch or entry.step, entry.host) if part)
+    data = entry.model_dump(exclude={"run_id", "project", "at", "step", "batch", "host", "kind"})
+    details = ", ".join(f"{k}={_short(v)}" for k, v in data.items() if v not in ("", [], {}, None, 0, 0.0, False))
+    return f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.kind:<18} {where:<24} {details}".rstrip()
+
+
+_DETAIL_WIDTH = 100  # characters of one detail in a log line; the full text stays in the log
+
+
+def _short(value: object) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    first = text.splitlines()[0] if text else ""
+    return first if len(first) <= _DETAIL_WIDTH else first[: _DETAIL_WIDTH - 3] + "..."

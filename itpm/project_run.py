@@ -187,6 +187,7 @@ class ProjectRun:
             resumed=resumed,
             hosts=list(self.scope_hosts()),
             steps=[s.name for s in self.project.steps],
+            step_hosts={s.name: list(self.step_hosts(s)) for s in self.project.steps},
         )
         self.log.append(started)
         return started
@@ -292,25 +293,26 @@ class ProjectRun:
             return BatchOutcome(batch, Verdict.PASSED, batch.hosts, {}, skipped=True)
         keys = {h: lock_key(self.inventory.host(h).address, self.inventory.host(h).port) for h in todo}
 
-        seen: dict[str, str] = {}
-
         def waiting(holders: dict[str, str]) -> None:
-            seen.update(holders)
+            # Logged when the wait begins, so that watchers see at once who holds the hosts; how long it lasted
+            # is the time from this event to the batch's start.
+            self.log.append(HostsWaited(**self._common(), step=step.name, batch=batch.label, holders=holders))
             if on_wait is not None:
                 on_wait(holders)
 
-        with self.locks.hold(keys, wait_s=self.settings.lock_wait_seconds, on_wait=waiting) as waited:
-            if seen:
-                self.log.append(
-                    HostsWaited(**self._common(), step=step.name, batch=batch.label, holders=seen, waited_s=waited)
-                )
+        with self.locks.hold(keys, wait_s=self.settings.lock_wait_seconds, on_wait=waiting):
             return self._apply_verify_judge(step, batch, todo)
 
     def _apply_verify_judge(self, step: Step, batch: Batch, todo: Sequence[str]) -> BatchOutcome:
         common = {**self._common(), "step": step.name, "batch": batch.label}
         self.log.append(BatchStarted(**common, hosts=list(todo)))
         applied = run_playbook(
-            step.playbook, self.inventory, self.settings, limit=",".join(todo), on_event=self.on_event
+            step.playbook,
+            self.inventory,
+            self.settings,
+            limit=",".join(todo),
+            extravars=self._extravars(step, batch),
+            on_event=self.on_event,
         )
         failed: dict[str, str] = {}
         for host, result in applied.hosts.items():
@@ -355,7 +357,9 @@ class ProjectRun:
 
     def _roll_back(self, step: Step, batch: Batch, hosts: Sequence[str]) -> RolledBack:
         assert step.rollback is not None
-        undone = run_playbook(step.rollback, self.inventory, self.settings, limit=",".join(hosts))
+        undone = run_playbook(
+            step.rollback, self.inventory, self.settings, limit=",".join(hosts), extravars=self._extravars(step, batch)
+        )
         rolled_back = RolledBack(
             **self._common(),
             step=step.name,
@@ -369,6 +373,15 @@ class ProjectRun:
         )
         self.log.append(rolled_back)
         return rolled_back
+
+    def _extravars(self, step: Step, batch: Batch) -> dict[str, str]:
+        """Return what a playbook may know of the run that applies it (to tag or log its changes)."""
+        return {
+            "itpm_run_id": self.run_id,
+            "itpm_project": self.project.name,
+            "itpm_step": step.name,
+            "itpm_batch": batch.label,
+        }
 
     def _halt_reason(self, batch: Batch, failed: dict[str, str], step: Step) -> str:
         if batch.canary:

@@ -38,11 +38,18 @@ class Settings(BaseSettings):
     lock_lease_seconds: int = 120
     # How long a run waits for hosts another run holds before it gives up (0: fail at once).
     lock_wait_seconds: int = 3600
+    # The local Prefect server itpm starts when PREFECT_API_URL is not set (127.0.0.1 only).
+    prefect_port: int = 4200
 
     @property
     def runs_dir(self) -> Path:
         """Directory of ansible-runner private data dirs, one per run id."""
         return self.state_dir / "runs"
+
+    @property
+    def prefect_home(self) -> Path:
+        """Directory of the local Prefect server's database, logs and profile."""
+        return self.state_dir / "prefect"
 
     @property
     def lab_dir(self) -> Path:

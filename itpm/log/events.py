@@ -61,6 +61,7 @@ class RunStarted(_EventBase):
     resumed: bool = False
     hosts: list[str]
     steps: list[str]
+    step_hosts: dict[str, list[str]] = {}  # hosts of each step, when a step narrows the scope
 
 
 class PhaseChanged(_EventBase):
@@ -107,11 +108,10 @@ class ApprovalDecided(_EventBase):
 
 
 class HostsWaited(_EventBase):
-    """A batch waited for hosts locked by another run."""
+    """A batch has to wait for hosts locked by other runs (logged when the wait begins)."""
 
     kind: Literal["hosts_waited"] = "hosts_waited"
     holders: dict[str, str]  # host -> run id holding its lock
-    waited_s: float
 
 
 class BatchStarted(_EventBase):

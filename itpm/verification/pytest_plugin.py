@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from testinfra.backend import BACKENDS
+from testinfra.host import Host
 
 from itpm.verification.backend import HostConnectionFailed
 
@@ -24,6 +25,13 @@ BACKENDS["itpm"] = "itpm.verification.backend.InventoryBackend"
 _HOST = "itpm_host"
 _OUTCOME = "itpm_outcome"
 _MESSAGE = "itpm_message"
+
+
+@pytest.fixture(scope="module")
+def host_vars(host: Host) -> dict[str, Any]:
+    """Return the host's inventory variables: the expected values every check compares the host against."""
+    variables: dict[str, Any] = host.ansible.get_variables()
+    return variables
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

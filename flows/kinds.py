@@ -1,0 +1,24 @@
+"""One flow per kind of project, each the generic project flow under its own name (one place for the logic).
+
+The Prefect UI lists them separately, so a PM filters disaster-recovery runs apart from compliance runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import Flow
+
+from flows.project import project_flow
+from itpm.models.project import ProjectKind
+
+__all__ = ["FLOWS", "flow_for"]
+
+FLOWS: dict[ProjectKind, Flow[..., Any]] = {
+    kind: project_flow.with_options(name=f"itpm-{kind.value.replace('_', '-')}") for kind in ProjectKind
+}
+
+
+def flow_for(kind: ProjectKind) -> Flow[..., Any]:
+    """Return the flow for projects of ``kind``: ``flow_for(ProjectKind.COMPLIANCE).name == 'itpm-compliance'``."""
+    return FLOWS[kind]

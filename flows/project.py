@@ -1,0 +1,224 @@
+"""The generic project flow: audit -> plan -> approval -> batches (canary first) -> re-audit -> closure.
+
+Thin by design: each task wraps one call to ``itpm.project_run.ProjectRun`` and the flow only orders them. The
+project log is the durable record: a resumed run (same ``run_id``) skips what it says is done, and Prefect's
+cache plays no part in that (tasks use NO_CACHE).
+
+What the Prefect UI shows: a flow run named after the project, tagged with project, kind and environment;
+task runs per step and per batch (never per host); a progress artifact, a host-by-step table and a markdown
+status report, updated after every batch.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from uuid import UUID
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.runtime import flow_run as current_flow_run
+
+from itpm.errors import ItpmError
+from itpm.log.events import StepPlanned, now
+from itpm.models.project import PhaseName, Step
+from itpm.project_file import load_project
+from itpm.project_run import BatchOutcome, ProjectRun
+from itpm.reports.run_status import host_rows, run_status, summary_markdown
+from itpm.rollout import Batch, Verdict
+from itpm.settings import load_settings
+
+__all__ = ["ApprovalInput", "RolloutHalted", "RunRejected", "project_flow", "run_tags"]
+
+
+class RolloutHalted(ItpmError):
+    """A batch failed past its tolerance; the run stopped (after rolling the batch back). Carries the outcome."""
+
+    def __init__(self, run_id: str, outcome: BatchOutcome, reason: str, next_steps: str) -> None:
+        super().__init__(f"run {run_id} halted at {outcome.batch.label}: {reason}", fix=next_steps)
+        self.outcome = outcome
+
+
+class RunRejected(ItpmError):
+    """An approver rejected a step; nothing of it was changed."""
+
+
+class ApprovalInput(RunInput):
+    """What an approver answers (the Prefect UI shows this as a form; ``itpm approve`` sends it)."""
+
+    approver: str
+    approve: bool = True
+    comment: str = ""
+
+
+def run_tags(project_name: str, kind: str, environment: str, run_id: str) -> list[str]:
+    """Return the tags of a project's flow run: ``['project:demo', 'kind:compliance', 'env:lab', 'itpm-run:...']``."""
+    return [f"project:{project_name}", f"kind:{kind}", f"env:{environment}", f"itpm-run:{run_id}"]
+
+
+def _flow_run_name() -> str:
+    parameters = current_flow_run.parameters
+    try:
+        name = load_project(Path(parameters["project_file"])).name
+    except ItpmError:
+        name = Path(parameters["project_file"]).stem
+    return f"{name} {parameters['run_id']}"
+
+
+@task(name="audit", task_run_name="audit {step_name} ({stage})", cache_policy=NO_CACHE)
+def audit_step(run: ProjectRun, step_name: str, stage: str) -> int:
+    """Run a step's checks before (or after) the change; return how many hosts did not pass."""
+    result = run.audit(run.project.step(step_name), "before" if stage == "before" else "after")
+    return len(result.failed)
+
+
+@task(name="plan", task_run_name="plan {step_name}", cache_policy=NO_CACHE)
+def plan_step(run: ProjectRun, step_name: str) -> int:
+    """Check mode + diff of a step; return how many hosts would change."""
+    return len(run.plan(run.project.step(step_name)).changed)
+
+
+@task(name="batch", task_run_name="{label}", cache_policy=NO_CACHE)
+def run_batch(run: ProjectRun, step_name: str, batch: Batch, label: str) -> BatchOutcome:
+    """Apply, verify and judge one batch under host locks (and roll it back if it halts the rollout)."""
+    logger = get_run_logger()
+
+    def waiting(holders: dict[str, str]) -> None:
+        logger.warning(
+            "waiting for hosts locked by other runs: %s", ", ".join(f"{h} ({r})" for h, r in holders.items())
+        )
+
+    return run.run_batch(run.project.step(step_name), batch, on_wait=waiting)
+
+
+class _Board:
+    """The run's artifacts in the Prefect UI, rebuilt from the project log after every change."""
+
+    def __init__(self, run: ProjectRun) -> None:
+        self.run = run
+        self.key = f"itpm-{run.project.name}"
+        progress_id = create_progress_artifact(
+            progress=0.0, key=f"{self.key}-progress", description=f"{run.project.title}: host-steps verified"
+        )
+        assert isinstance(progress_id, UUID)  # called from a sync flow: Prefect returns the value, not a coroutine
+        self.progress_id = progress_id
+
+    def update(self, final: bool = False) -> None:
+        status = run_status(self.run.history())
+        update_progress_artifact(self.progress_id, status.progress_percent)
+        if final or status.verified or status.problems:
+            create_table_artifact(
+                table=host_rows(status),
+                key=f"{self.key}-hosts",
+                description=f"{self.run.project.title}: each host in each step",
+            )
+            create_markdown_artifact(
+                markdown=summary_markdown(status), key=f"{self.key}-status", description="Status report"
+            )
+
+
+def _await_approval(run: ProjectRun, step: Step) -> bool:
+    """Pause until someone allowed to approves or rejects the step; return whether it was approved."""
+    gate = step.strategy.approval
+    assert gate is not None
+    logger = get_run_logger()
+    run.request_approval(step)
+    requested = now()
+    attempt = 0
+    while True:
+        attempt += 1
+        answer = pause_flow_run(
+            wait_for_input=ApprovalInput.with_initial_data(
+                description=(
+                    f"Approve step **{step.name}** of {run.project.title} (run `{run.run_id}`, requested by "
+                    f"{run.requester}). Approvers need role {' or '.join(gate.roles)} and cannot be the requester."
+                    f"\n\n{_plan_summary(run, step)}"
+                ),
+                approver="",
+                approve=True,
+                comment="",
+            ),
+            timeout=int(gate.timeout_hours * 3600),
+            poll_interval=2,  # an approval should take effect in seconds, not Prefect's default 10
+            key=f"approval-{step.name}-{attempt}",
+        )
+        if answer is None:  # Prefect raises on timeout; no input at all means nobody approved
+            return False
+        decided = run.decide_approval(
+            step, approver=answer.approver, approve=answer.approve, comment=answer.comment, requested_at=requested
+        )
+        if decided.decision != "refused":
+            logger.info("step %s %s by %s", step.name, decided.decision, decided.approver)
+            return decided.decision == "approved"
+        logger.warning("approval refused: %s", decided.reason)
+
+
+def _plan_summary(run: ProjectRun, step: Step) -> str:
+    """Return the step's plan as the approver should see it: which hosts would change, and by how many tasks."""
+    plans = [e for e in run.history("step_planned") if isinstance(e, StepPlanned) and e.step == step.name]
+    if not plans:
+        return "No plan was recorded for this step."
+    changes = {host: tasks for host, tasks in plans[-1].changes.items() if tasks}
+    if not changes:
+        return "Plan: no host would change."
+    listed = ", ".join(f"{host} ({len(tasks)} tasks)" for host, tasks in sorted(changes.items())[:20])
+    more = f" and {len(changes) - 20} more" if len(changes) > 20 else ""  # noqa: PLR2004 - a readable list
+    return f"Plan: {len(changes)} of {len(plans[-1].changes)} hosts would change: {listed}{more}."
+
+
+@flow(name="itpm-project", flow_run_name=_flow_run_name, persist_result=False)
+def project_flow(project_file: str, run_id: str, requester: str, dry_run: bool = False) -> str:
+    """Run (or resume) a project; return ``completed``, ``dry_run`` or raise RolloutHalted / RunRejected."""
+    run = ProjectRun.open(Path(project_file), load_settings(), requester=requester, run_id=run_id)
+    project = run.project
+    with get_client(sync_client=True) as client:
+        flow_run_id = current_flow_run.id
+        if flow_run_id:
+            tags = {*current_flow_run.tags, *run_tags(project.name, project.kind.value, project.environment, run_id)}
+            client.update_flow_run(UUID(flow_run_id), tags=sorted(tags))
+    board = _Board(run)
+    run.start(dry_run=dry_run)
+    run.enter_phase(PhaseName.INITIATION)
+    run.enter_phase(PhaseName.PLANNING)
+    for step in project.steps:
+        audit_step(run, step.name, "before")
+        plan_step(run, step.name)
+    if dry_run:
+        run.finish("dry_run")
+        board.update(final=True)
+        return "dry_run"
+
+    run.enter_phase(PhaseName.EXECUTION)
+    for step in project.steps:
+        if run.approval_needed(step) and not _await_approval(run, step):
+            run.finish("rejected")
+            board.update(final=True)
+            raise RunRejected(f"step {step.name} of run {run_id} was rejected", fix="see the approval comment")
+        for batch in run.batches(step):
+            run.wait_for_window(step)
+            outcome = run_batch(run, step.name, batch, batch.label)
+            board.update()
+            if outcome.verdict is Verdict.HALTED:
+                run.finish("halted")
+                board.update(final=True)
+                status = run_status(run.history())
+                raise RolloutHalted(run_id, outcome, status.halt_reason, status.next_steps)
+            if step.strategy.pause_seconds and not outcome.skipped:
+                time.sleep(step.strategy.pause_seconds)
+
+    run.enter_phase(PhaseName.MONITORING_AND_CONTROL)
+    for step in project.steps:
+        audit_step(run, step.name, "after")
+    run.enter_phase(PhaseName.CLOSURE)
+    run.finish("completed")
+    board.update(final=True)
+    return "completed"

@@ -1,0 +1,143 @@
+"""The Prefect API itpm reports to: ``$PREFECT_API_URL`` if set, else a local server it starts and keeps.
+
+An approval is answered from another process (``itpm approve``, the UI), so a run needs a server that outlives
+the process that started it: Prefect's temporary per-process server would not do (../shared/PREFECT-NOTES.md).
+The default is the embedded one, Prefect's own server on SQLite in ``<state>/prefect``, bound to 127.0.0.1.
+This module starts it as a command and never imports Prefect.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from itpm.errors import ExecutionError
+from itpm.executables import executable
+from itpm.settings import Settings
+
+__all__ = ["api_url", "client_environment", "ensure_server", "healthy", "stop_server"]
+
+_STARTUP_SECONDS = 120.0
+
+
+def api_url(settings: Settings) -> str:
+    """Return the API URL runs report to: ``$PREFECT_API_URL`` or the local server's."""
+    return os.environ.get("PREFECT_API_URL") or f"http://127.0.0.1:{settings.prefect_port}/api"
+
+
+def client_environment(settings: Settings) -> dict[str, str]:
+    """Return the variables a Prefect client of itpm needs: where the API is, quiet and offline."""
+    return {
+        "PREFECT_API_URL": api_url(settings),
+        "PREFECT_HOME": os.environ.get("PREFECT_HOME", str(settings.prefect_home)),
+        # No telemetry: this machine reaches no analytics endpoint, and a failed call only adds noise.
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        # The terminal shows itpm's own event stream and errors; every log line, tracebacks included, still
+        # reaches the Prefect UI through its API handler. A halted rollout is a message with next steps, not a
+        # traceback. (Prefect 3.8 has one console handler for all loggers; there is no per-flow-run level.)
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL"),
+        # Fail loudly instead of silently running on a throwaway server when the real one is not there.
+        "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
+    }
+
+
+def healthy(url: str, timeout: float = 2.0) -> bool:
+    """Return whether the Prefect API at ``url`` answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=timeout) as answer:  # noqa: S310 - our own URL
+            return bool(answer.status == 200)  # noqa: PLR2004 - HTTP OK
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def ensure_server(settings: Settings) -> str:
+    """Return a healthy API URL, starting the local server if no other API is configured.
+
+    Raises ExecutionError when a configured ``$PREFECT_API_URL`` does not answer or the local server cannot start.
+    """
+    url = api_url(settings)
+    if healthy(url):
+        return url
+    if os.environ.get("PREFECT_API_URL"):
+        raise ExecutionError(
+            f"the Prefect API at {url} does not answer",
+            fix="start that server, or unset PREFECT_API_URL to let itpm run its own local one",
+        )
+    home = settings.prefect_home
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **client_environment(settings), "PREFECT_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)  # the server itself must not try to reach an API
+    pid_file = home / "server.pid"
+    pid_file.unlink(missing_ok=True)
+    with (home / "server.log").open("ab") as log:
+        # Detached (setsid --fork): it outlives this command, later runs and approvals use it. The shell writes
+        # its own pid, then becomes the server (exec), which leads its own session for stop_server.
+        subprocess.run(
+            [
+                "setsid",
+                "--fork",
+                "sh",
+                "-c",
+                'echo $$ > "$0"; exec "$@"',
+                str(pid_file),
+                executable("prefect"),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(settings.prefect_port),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
+    deadline = time.monotonic() + _STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if healthy(url):
+            return url
+        if pid_file.exists() and not _alive(pid_file):
+            break
+        time.sleep(0.5)
+    tail = "\n  ".join((home / "server.log").read_text(errors="replace").splitlines()[-10:])
+    raise ExecutionError(
+        f"the local Prefect server did not become healthy at {url}:\n  {tail}",
+        fix=f"read {home / 'server.log'}; is port {settings.prefect_port} taken? (ITPM_PREFECT_PORT changes it)",
+    )
+
+
+def _alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text().strip() or 0), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    return True
+
+
+def stop_server(settings: Settings) -> bool:
+    """Stop the local server itpm started; return whether one was running."""
+    pid_file = settings.prefect_home / "server.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().strip())
+    pid_file.unlink()
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    for _ in range(100):  # uvicorn drains in a few seconds; then make sure
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    os.killpg(pid, signal.SIGKILL)
+    return True

@@ -1,0 +1,334 @@
+"""Project runs end to end through the CLI, on the lab, against a real Prefect server.
+
+The change under test is tests/lab/data/playbooks/marker.yml: its content comes from inventory vars (so a host
+var makes a host's checks fail on purpose), and it stamps on each host when a run worked there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from itpm.log.events import (
+    ApprovalDecided,
+    BatchFinished,
+    BatchStarted,
+    Event,
+    HostApplied,
+    HostsWaited,
+    HostVerified,
+    RolledBack,
+    RunFinished,
+)
+from itpm.log.store import ProjectLog
+from itpm.prefect_server import client_environment, ensure_server, stop_server
+from itpm.settings import Settings
+
+from .conftest import REPO, Lab
+
+DATA = Path(__file__).parent / "data"
+HOSTS = ["h1", "h2", "h3", "h4", "h5"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real Prefect server on SQLite for this module, as `itpm server start` runs it."""
+    settings = Settings(state_dir=tmp_path_factory.mktemp("prefect"), prefect_port=_free_port())
+    ensure_server(settings)
+    yield client_environment(settings)
+    stop_server(settings)
+
+
+@pytest.fixture
+def world(lab: Lab, prefect_api: dict[str, str], tmp_path: Path) -> Iterator[World]:
+    """A fresh state dir and inventory copy for one test, with every host's marker and stamps removed."""
+    for host in HOSTS:
+        lab.host(host).run("rm -f /etc/itpm-marker /var/log/itpm-stamps")
+    inventory_dir = tmp_path / "inventory"
+    shutil.copytree(lab.inventory_path.parent / "group_vars", inventory_dir / "group_vars")
+    shutil.copy(lab.inventory_path, inventory_dir / "hosts.yml")
+    (inventory_dir / "group_vars" / "all" / "marker.yml").write_text("marker_content: ok\nmarker_work_seconds: 1\n")
+    (tmp_path / "playbooks").mkdir()  # marks tmp_path as the root the project files' paths resolve against
+    (tmp_path / "state").mkdir()
+    env = {**os.environ, **prefect_api, "ITPM_STATE_DIR": str(tmp_path / "state")}
+    env.pop("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", None)  # the test session's; the CLI brings its own
+    world = World(lab, tmp_path, inventory_dir, env)
+    yield world
+    world.stop_background()
+
+
+class World:
+    """One test's surroundings: lab, state dir, inventory, and the environment the CLI runs in."""
+
+    def __init__(self, lab: Lab, root: Path, inventory_dir: Path, env: dict[str, str]) -> None:
+        self.lab, self.root, self.inventory_dir, self.env = lab, root, inventory_dir, env
+        self.background: list[subprocess.Popen[str]] = []
+
+    def stop_background(self) -> None:
+        """Kill every run this test started in the background that is still going, and reap them all."""
+        for running in self.background:
+            if running.poll() is None:
+                os.killpg(running.pid, signal.SIGKILL)
+            running.communicate(timeout=60)
+
+    @property
+    def log(self) -> ProjectLog:
+        return ProjectLog(f"sqlite:///{self.root / 'state' / 'project-log.sqlite'}")
+
+    def host_var(self, host: str, **values: Any) -> None:
+        (self.inventory_dir / "host_vars").mkdir(exist_ok=True)
+        (self.inventory_dir / "host_vars" / f"{host}.yml").write_text(yaml.safe_dump(values))
+
+    def project(self, name: str, *, hosts: str = "all", approval: bool = False, **strategy: Any) -> Path:
+        step: dict[str, Any] = {
+            "name": "marker",
+            "playbook": str(DATA / "playbooks" / "marker.yml"),
+            "checks": [str(DATA / "checks")],
+            "rollback": str(DATA / "playbooks" / "marker-rollback.yml"),
+            "strategy": {"canary": None, "batch_size": "100%", **strategy},
+        }
+        if approval:
+            step["strategy"]["approval"] = {"roles": ["change_manager"]}
+        document = {
+            "name": name,
+            "title": f"Test project {name}",
+            "kind": "compliance",
+            "objectives": ["prove project runs on real hosts"],
+            "scope": {"inventory": str(self.inventory_dir / "hosts.yml"), "hosts": hosts},
+            "team": [
+                {"name": "Dana Engineer", "role": "engineer", "user": "dana"},
+                {"name": "Chris Change", "role": "change_manager", "user": "chris"},
+            ],
+            "steps": [step],
+        }
+        path = self.root / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(document))
+        return path
+
+    def itpm(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "itpm", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def itpm_background(self, *args: str) -> subprocess.Popen[str]:
+        """Start ``itpm`` in its own session; the fixture kills it at the end of the test if it still runs."""
+        running = subprocess.Popen(
+            [sys.executable, "-m", "itpm", *args],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.background.append(running)
+        return running
+
+    def wait_for(
+        self, kind: str, *, project: str | None = None, batch: str | None = None, timeout: float = 180
+    ) -> Event:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for entry in self.log.events(project=project, kinds=[kind]):
+                if batch is None or entry.batch == batch:
+                    return entry
+            time.sleep(0.3)
+        raise AssertionError(f"no {kind} event within {timeout} s")
+
+    def marker(self, host: str) -> str | None:
+        found = self.lab.host(host).file("/etc/itpm-marker")
+        return found.content_string.strip() if found.exists else None
+
+    def stamps(self, host: str) -> list[tuple[str, str, float]]:
+        found = self.lab.host(host).file("/var/log/itpm-stamps")
+        if not found.exists:
+            return []
+        return [
+            (run, what, float(at)) for run, what, at in (line.split() for line in found.content_string.splitlines())
+        ]
+
+
+def _finished(world: World, run_id: str) -> str:
+    (finished,) = [e for e in world.log.events(run_id, kinds=["run_finished"]) if isinstance(e, RunFinished)]
+    return finished.status
+
+
+def test_failing_canary_halts_and_is_rolled_back(world: World) -> None:
+    world.host_var("h1", marker_value="bad")  # the canary's checks will fail
+    project = world.project("canary", canary=1, batch_size=2, max_fail_percent=50)
+    done = world.itpm("run", str(project), "--as", "dana")
+    assert done.returncode == 1, done.stdout + done.stderr
+    message = " ".join(done.stderr.split())
+    assert "halted at marker/canary: the canary of step 'marker' failed: h1" in message
+    assert "itpm resume" in message and "Traceback" not in message
+    (run_id,) = world.log.run_ids()
+    finished = [e for e in world.log.events(run_id, kinds=["batch_finished"]) if isinstance(e, BatchFinished)]
+    assert [(e.batch, e.verdict, e.failed) for e in finished] == [("marker/canary", "halted", ["h1"])]
+    (rolled,) = [e for e in world.log.events(run_id, kinds=["rolled_back"]) if isinstance(e, RolledBack)]
+    assert rolled.hosts == ["h1"] and rolled.ok == ["h1"]
+    assert world.marker("h1") is None  # rolled back on the host itself
+    assert all(world.marker(h) is None and world.stamps(h) == [] for h in HOSTS[1:])  # never touched
+    assert _finished(world, run_id) == "halted"
+
+
+@pytest.mark.parametrize(("bad", "verdict"), [(["h2"], "tolerated"), (["h2", "h3"], "halted")])
+def test_max_fail_percent_is_honoured_at_its_boundary(world: World, bad: list[str], verdict: str) -> None:
+    for host in bad:
+        world.host_var(host, marker_value="bad")
+    project = world.project("boundary", batch_size=5, max_fail_percent=20)  # one batch of 5: 1 bad = 20%
+    done = world.itpm("run", str(project), "--as", "dana")
+    assert done.returncode == 1, done.stdout + done.stderr  # failed hosts either way
+    (run_id,) = world.log.run_ids()
+    (finished,) = [e for e in world.log.events(run_id, kinds=["batch_finished"]) if isinstance(e, BatchFinished)]
+    assert (finished.verdict, finished.failed) == (verdict, bad)
+    if verdict == "tolerated":
+        assert _finished(world, run_id) == "completed"
+        assert [world.marker(h) for h in HOSTS] == ["ok", "bad", "ok", "ok", "ok"]
+    else:
+        assert _finished(world, run_id) == "halted"
+        assert [world.marker(h) for h in HOSTS] == [None] * 5  # the whole failed batch rolled back
+
+
+def test_approval_by_another_identity_through_the_api(world: World) -> None:
+    project = world.project("approval", approval=True)
+    running = world.itpm_background("run", str(project), "--as", "dana")
+    try:
+        world.wait_for("approval_requested")
+        (run_id,) = world.log.run_ids()
+        assert world.marker("h1") is None  # nothing changes before the gate
+
+        own = world.itpm("approve", run_id, "--as", "dana")
+        assert own.returncode == 2 and "dana requested this run and cannot approve it" in " ".join(own.stderr.split())
+
+        # Straight through the Prefect API, as the UI's form does: the flow itself refuses the requester.
+        resume = (
+            "import sys; from prefect.client.orchestration import get_client; "
+            "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags; "
+            "from prefect.flow_runs import resume_flow_run; "
+            "c = get_client(sync_client=True); "
+            f"r = c.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=['itpm-run:{run_id}']))); "
+            "resume_flow_run(r[0].id, run_input={'approver': 'Dana Engineer', 'approve': True})"
+        )
+        subprocess.run([sys.executable, "-c", resume], env=world.env, check=True, timeout=120, capture_output=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(_decisions(world, run_id)) < 2:
+            time.sleep(0.5)
+        approved = world.itpm("approve", run_id, "--as", "chris", "--comment", "window agreed with ops")
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        stdout, stderr = running.communicate(timeout=300)
+    finally:
+        if running.poll() is None:
+            os.killpg(running.pid, signal.SIGKILL)
+    assert running.returncode == 0, stdout + stderr
+    decisions = _decisions(world, run_id)
+    assert [(d.approver, d.decision) for d in decisions] == [
+        ("dana", "refused"),
+        ("Dana Engineer", "refused"),
+        ("chris", "approved"),
+    ]
+    assert decisions[2].comment == "window agreed with ops" and decisions[2].waited_s > 0
+    assert [world.marker(h) for h in HOSTS] == ["ok"] * 5
+
+
+def _decisions(world: World, run_id: str) -> list[ApprovalDecided]:
+    return [e for e in world.log.events(run_id, kinds=["approval_decided"]) if isinstance(e, ApprovalDecided)]
+
+
+def test_sigkill_mid_batch_then_resume_applies_each_host_once(world: World) -> None:
+    (world.inventory_dir / "group_vars" / "all" / "marker.yml").write_text(
+        "marker_content: ok\nmarker_work_seconds: 4\n"
+    )
+    project = world.project("resume", canary=1, batch_size=2)
+    running = world.itpm_background("run", str(project), "--as", "dana")
+    world.wait_for("batch_started", batch="marker/batch 1")
+    time.sleep(2)  # inside the batch's apply
+    os.killpg(running.pid, signal.SIGKILL)
+    running.wait(30)
+    killed_at = time.time()
+    (run_id,) = world.log.run_ids()
+    before = world.log.events(run_id)
+    assert not any(isinstance(e, RunFinished) for e in before)
+
+    resumed = world.itpm("resume", run_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    events = world.log.events(run_id)
+    assert events[: len(before)] == before  # nothing logged before the kill was lost or changed
+    verified = [e.host or "" for e in events if isinstance(e, HostVerified) and e.passed]
+    assert sorted(verified) == HOSTS  # every host verified exactly once
+    reapplied = {e.host for e in events[len(before) :] if isinstance(e, HostApplied)}
+    assert reapplied == {"h2", "h3", "h4", "h5"}  # the canary, verified before the kill, was not applied again
+    assert [world.marker(h) for h in HOSTS] == ["ok"] * 5
+    assert len([s for s in world.stamps("h1") if s[1] == "start"]) == 1
+    assert all(at < killed_at for _, _, at in world.stamps("h1"))
+    assert _finished(world, run_id) == "completed"
+
+
+def test_two_runs_over_overlapping_hosts_never_interleave_on_a_host(world: World) -> None:
+    (world.inventory_dir / "group_vars" / "all" / "marker.yml").write_text(
+        "marker_content: ok\nmarker_work_seconds: 3\n"
+    )
+    first = world.project("first", hosts="h1:h2:h3")
+    second = world.project("second", hosts="h2:h3:h4")
+    runs = [world.itpm_background("run", str(p), "--as", "dana") for p in (first, second)]
+    for running in runs:
+        stdout, stderr = running.communicate(timeout=600)
+        assert running.returncode == 0, stdout + stderr
+    for host in ("h2", "h3"):
+        spans: dict[str, list[float]] = {}
+        for run, _, at in world.stamps(host):
+            spans.setdefault(run, []).append(at)
+        (_, a_end), (b_start, _) = sorted((min(t), max(t)) for t in spans.values())
+        assert len(spans) == 2 and a_end <= b_start, f"runs overlapped on {host}: {spans}"
+    waited = [e for e in world.log.events(kinds=["hosts_waited"]) if isinstance(e, HostsWaited)]
+    assert waited and set(waited[0].holders) <= {"h2", "h3"}
+
+
+def _upper_snapshot(lab: Lab) -> dict[str, tuple[int, float]]:
+    """Every file of every host's writable layer, with size and mtime (login records and tmpfs aside)."""
+    ignored = ("var/log/", "tmp/", "run/")
+    snapshot = {}
+    for host in HOSTS:
+        upper = lab.settings.lab_dir / lab.name / "hosts" / host / "upper"
+        for path in upper.rglob("*"):
+            relative = str(path.relative_to(upper))
+            if not relative.startswith(ignored) and not path.is_dir():
+                stat = path.lstat()
+                snapshot[f"{host}:{relative}"] = (stat.st_size, stat.st_mtime)
+    return snapshot
+
+
+def test_dry_run_changes_no_file_on_any_host(world: World) -> None:
+    project = world.project("dry", canary=1, approval=True)
+    before = _upper_snapshot(world.lab)
+    done = world.itpm("run", str(project), "--dry-run", "--as", "dana")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _upper_snapshot(world.lab) == before
+    (run_id,) = world.log.run_ids()
+    kinds = [e.kind for e in world.log.events(run_id)]
+    assert "step_audited" in kinds and "step_planned" in kinds
+    assert not any(k in kinds for k in ("batch_started", "approval_requested"))
+    assert _finished(world, run_id) == "dry_run"
+    assert not any(isinstance(e, BatchStarted) for e in world.log.events(run_id))
