@@ -27,6 +27,9 @@ from itpm.models.results import PlaybookResult
 from itpm.settings import Settings
 from itpm.verification.backend import InventoryBackend
 
+# data/ holds playbooks and check modules that itpm runs against lab hosts; they are not tests of this suite.
+collect_ignore = ["data"]
+
 REPO = Path(__file__).resolve().parents[2]
 BASELINE = REPO / "playbooks" / "baseline.yml"
 BASELINE_CHECKS = REPO / "checks" / "baseline"
