@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import shutil
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench_lab import prepare
+from timed_command import own_and_children_cpu_s, run_timed
 
 from itpm.errors import PlaybookError
 from itpm.executables import executable
@@ -52,8 +51,6 @@ from itpm.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 PLAYBOOK = REPO / "playbooks" / "baseline.yml"
 ROLES = REPO / "playbooks" / "roles"
-# The baseline role reads its expected values from the inventory's group_vars; the lab's are the ones to use.
-GROUP_VARS = REPO / "inventory" / "lab" / "group_vars"
 LAB = "bench"  # never "lab" or "ltest": other work runs on those at the same time
 STATE_DIR = Path("/tmp/itpm-bench-state").resolve()  # noqa: S108 - a scratch dir of this benchmark, root only
 INVENTORY = STATE_DIR / "inventory" / "hosts.yml"
@@ -78,24 +75,19 @@ class VariantResult:
     converged: Measurement
 
 
-def _cpu_s(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measure_itpm(inventory: Inventory, settings: Settings) -> Measurement:
     """Apply the baseline with ``run_playbook``, as ``itpm apply`` does."""
     # ansible-runner handles events in this process and runs ansible-playbook as its child: count both.
-    cpu_before = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN)
+    cpu_before = own_and_children_cpu_s()
     started = time.monotonic()
     try:
         result = run_playbook(PLAYBOOK, inventory, settings)
     except PlaybookError as error:  # Ansible could not run at all: a failed run, not a reason to stop
         wall = time.monotonic() - started
-        cpu = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu_before
+        cpu = own_and_children_cpu_s() - cpu_before
         return Measurement(wall, cpu, str(error))
     wall = time.monotonic() - started
-    cpu = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu_before
+    cpu = own_and_children_cpu_s() - cpu_before
     failure = None
     if not result.succeeded:
         hosts = "; ".join(
@@ -112,36 +104,8 @@ def measure_command(env: dict[str, str], log: Path, timeout_s: float) -> Measure
     command = [executable("ansible-playbook"), "-i", str(INVENTORY), str(PLAYBOOK)]
     # Ansible settings of the caller's shell would tune the "raw" variants behind the benchmark's back.
     base = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    log.parent.mkdir(parents=True, exist_ok=True)
-    cpu_before = _cpu_s(resource.RUSAGE_CHILDREN)
-    started = time.monotonic()
-    with log.open("wb") as out:
-        # Its own session, so a timeout or Ctrl-C ends every process of the run, mitogen's helpers included
-        # (../shared/LAB-NOTES.md: a killed mitogen run left orphans behind).
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env={**base, **env},
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            rc: int | None = process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            rc = None
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-    wall = time.monotonic() - started
-    cpu = _cpu_s(resource.RUSAGE_CHILDREN) - cpu_before
-    if rc == 0:
-        return Measurement(wall, cpu)
-    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    why = f"timed out after {timeout_s:.0f} s" if rc is None else f"exit {rc}"
-    return Measurement(wall, cpu, f"ansible-playbook {why} (log {log}): " + " | ".join(lines[-4:]))
+    run = run_timed(command, cwd=REPO, env={**base, **env}, log=log, timeout_s=timeout_s)
+    return Measurement(run.wall_s, run.cpu_s, None if run.rc == 0 else run.failure("ansible-playbook"))
 
 
 def raw_env(settings: Settings, count: int, variant: str) -> dict[str, str]:
@@ -249,14 +213,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return 1 if any run failed, else 0."""
     args = parse_args(argv)
-    # SIGTERM (a timeout, `kill`) would end Python without running the finally blocks that stop Ansible runs and
-    # bring the lab down; as SystemExit it runs them.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
-    # Its own state dir: the bench lab's record, keys, SSH sockets and run artifacts stay apart from others'.
-    settings = Settings(state_dir=STATE_DIR)
-    INVENTORY.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(INVENTORY.parent / "group_vars", ignore_errors=True)
-    shutil.copytree(GROUP_VARS, INVENTORY.parent / "group_vars")
+    # Its own state dir and lab: its record, keys, SSH sockets and run artifacts stay apart from others'.
+    settings = prepare(STATE_DIR, INVENTORY)
     EMPTY_CONFIG.write_text("")
     tables: list[tuple[int, str, dict[str, VariantResult]]] = []
     try:

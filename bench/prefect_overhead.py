@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import socket
 import sys
 import time
@@ -30,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
+from bench_lab import prepare
 
 from itpm.execution.runner import run_playbook
 from itpm.inventory import load_inventory
@@ -130,11 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [int(h) for h in args.hosts.split(",") if h.strip()]
     if not sizes or not all(1 <= h <= MAX_HOSTS for h in sizes):
         parser.error(f"--hosts: each fleet has 1 to {MAX_HOSTS} hosts")
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))  # so the finally below still runs
-    settings = Settings(state_dir=STATE_DIR, prefect_port=_free_port())
-    INVENTORY.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(INVENTORY.parent / "group_vars", ignore_errors=True)
-    shutil.copytree(REPO / "inventory" / "lab" / "group_vars", INVENTORY.parent / "group_vars")
+    settings = prepare(STATE_DIR, INVENTORY, prefect_port=_free_port())
     rows = []
     try:
         ensure_server(settings)

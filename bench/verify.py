@@ -45,16 +45,15 @@ import argparse
 import ast
 import os
 import re
-import resource
-import shutil
-import signal
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench_lab import prepare
+from timed_command import own_and_children_cpu_s, run_timed
 
 from itpm.errors import ItpmError
 from itpm.executables import path_with_bin_dir
@@ -68,8 +67,6 @@ from itpm.verification.runner import verify, worker_count
 REPO = Path(__file__).resolve().parents[1]
 PLAYBOOK = REPO / "playbooks" / "baseline.yml"
 CHECKS = REPO / "checks" / "baseline"
-# The baseline role and its checks read their expected values from the inventory's group_vars.
-GROUP_VARS = REPO / "inventory" / "lab" / "group_vars"
 LAB = "benchv"  # never "lab", "ltest", "lidem", "lfifty" or "bench": other work runs on those at the same time
 STATE_DIR = Path("/tmp/itpm-benchv-state").resolve()  # noqa: S108 - a scratch dir of this benchmark, root only
 INVENTORY = STATE_DIR / "inventory" / "hosts.yml"
@@ -116,15 +113,6 @@ class Measurement:
     run: int
     passed: int
     failure: str | None = None  # None when every host ran every check and all passed
-
-
-def _cpu_s() -> float:
-    # pytest runs as a child; its xdist workers and ssh commands are its children, reaped by it and so counted.
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
 
 
 def checks_per_host(directory: Path) -> int:
@@ -189,14 +177,14 @@ def tally_junit(path: Path) -> dict[str, Tally]:
 def measure_itpm(variant: Variant, inventory: Inventory, settings: Settings, expected: int) -> Measurement:
     """Verify every host with ``verify``, as ``itpm verify`` does, with the variant's worker count."""
     hosts = inventory.select("all")
-    cpu_before = _cpu_s()
+    cpu_before = own_and_children_cpu_s()
     started = time.monotonic()
     try:
         result = verify([CHECKS], inventory, settings, workers=None if variant.default else variant.workers)
     except ItpmError as error:  # pytest could not run the checks at all: a failed run, not a reason to stop
-        return Measurement(time.monotonic() - started, _cpu_s() - cpu_before, 0, 0, str(error))
+        return Measurement(time.monotonic() - started, own_and_children_cpu_s() - cpu_before, 0, 0, str(error))
     wall = time.monotonic() - started
-    cpu = _cpu_s() - cpu_before
+    cpu = own_and_children_cpu_s() - cpu_before
     return Measurement(wall, cpu, *judge(tally_itpm(result), hosts, expected))
 
 
@@ -229,34 +217,10 @@ def measure_hand(variant: Variant, hosts: Sequence[str], expected: int, timeout_
     # PATH gets the venv's bin first, as in an activated venv, for the ansible-inventory testinfra runs.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update({"PATH": path_with_bin_dir(), "PYTHONDONTWRITEBYTECODE": "1"})
-    log.parent.mkdir(parents=True, exist_ok=True)
-    cpu_before = _cpu_s()
-    started = time.monotonic()
-    with log.open("wb") as out:
-        # Its own session, so a timeout or Ctrl-C ends pytest with its workers and ssh commands.
-        process = subprocess.Popen(
-            hand_command(variant.workers, junit),
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            rc: int | None = process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            rc = None
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-    wall = time.monotonic() - started
-    cpu = _cpu_s() - cpu_before
-    if rc not in (0, _PYTEST_EXIT_TESTS_FAILED) or not junit.exists():
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        why = f"timed out after {timeout_s:.0f} s" if rc is None else f"exit {rc}"
-        return Measurement(wall, cpu, 0, 0, f"pytest {why} (log {log}): " + " | ".join(lines[-4:]))
+    run = run_timed(hand_command(variant.workers, junit), cwd=REPO, env=env, log=log, timeout_s=timeout_s)
+    wall, cpu = run.wall_s, run.cpu_s
+    if run.rc not in (0, _PYTEST_EXIT_TESTS_FAILED) or not junit.exists():
+        return Measurement(wall, cpu, 0, 0, run.failure("pytest"))
     return Measurement(wall, cpu, *judge(tally_junit(junit), hosts, expected))
 
 
@@ -352,14 +316,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return 1 if any variant failed, else 0."""
     args = parse_args(argv)
-    # SIGTERM (a timeout, `kill`) would end Python without running the finally blocks that stop Ansible runs and
-    # bring the lab down; as SystemExit it runs them.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
-    # Its own state dir: the lab's record, keys, run artifacts and logs stay apart from others'.
-    settings = Settings(state_dir=STATE_DIR)
-    INVENTORY.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(INVENTORY.parent / "group_vars", ignore_errors=True)
-    shutil.copytree(GROUP_VARS, INVENTORY.parent / "group_vars")
+    # Its own state dir and lab: its record, keys, SSH sockets and run artifacts stay apart from others'.
+    settings = prepare(STATE_DIR, INVENTORY)
     expected = checks_per_host(CHECKS)
     failed = False
     try:

@@ -22,11 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from itpm.errors import InventoryError
 from itpm.executables import executable
+from itpm.yaml_file import read_yaml
 
 __all__ = ["Inventory", "InventoryHost", "load_inventory", "natural_key", "select_hosts"]
 
@@ -156,10 +156,10 @@ def load_inventory(path: Path) -> Inventory:
     if not path.exists():
         raise InventoryError(
             f"inventory {path} does not exist",
-            fix="pass an inventory file or directory with -i (the lab's is made by `itpm lab up`)",
+            fix="give an existing inventory file or directory (the lab's is made by `itpm lab up`)",
         )
     if path.is_file() and path.suffix in (".yml", ".yaml"):
-        _check_yaml_syntax(path)
+        read_yaml(path, InventoryError, "inventory")  # Ansible's yaml plugin drops line and column
     data = _ansible_inventory_list(path)
     hostvars: dict[str, dict[str, Any]] = data.get("_meta", {}).get("hostvars", {})
     members = _group_members(data)
@@ -196,21 +196,6 @@ def _group_members(data: Mapping[str, Any]) -> dict[str, list[str]]:
 
     groups = [g for g in data if g != "_meta"]
     return {g: sorted(set(members(g, frozenset({g}))), key=natural_key) for g in groups}
-
-
-def _check_yaml_syntax(path: Path) -> None:
-    """Raise InventoryError with line and column for broken YAML (Ansible's yaml plugin drops them)."""
-    try:
-        yaml.safe_load(path.read_text())
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise InventoryError(
-            f"inventory {path} is not valid YAML at {where}: {error.problem or error}",
-            fix="fix the YAML syntax there (indentation, an unclosed bracket or quote)",
-        ) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InventoryError(f"inventory {path} is not valid YAML: {error}", fix="fix the YAML syntax") from None
 
 
 def _ansible_inventory_list(path: Path) -> dict[str, Any]:

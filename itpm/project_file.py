@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from itpm.errors import ProjectFileError
 from itpm.models.project import Project
+from itpm.yaml_file import read_yaml
 
 __all__ = ["find_repo_root", "format_validation_errors", "load_project", "project_schema"]
 
@@ -49,17 +49,7 @@ def load_project(path: Path) -> Project:
     """Read and validate a project file; raise ProjectFileError naming file, field path and fix for each problem."""
     if not path.is_file():
         raise ProjectFileError(f"project file {path} does not exist", fix="give a path like projects/<name>.yaml")
-    try:
-        data: Any = yaml.safe_load(path.read_text())
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ProjectFileError(
-            f"{path}: not valid YAML at {where}: {error.problem or error}",
-            fix="fix the YAML syntax there (indentation, an unclosed bracket or quote)",
-        ) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ProjectFileError(f"{path}: not valid YAML: {error}", fix="fix the YAML syntax") from None
+    data = read_yaml(path, ProjectFileError, "project file")
     if not isinstance(data, dict):
         raise ProjectFileError(
             f"{path}: a project file is a mapping of keys (name, kind, steps, ...)",

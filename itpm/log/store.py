@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TypedDict, Unpack
 
 from sqlalchemy import (
     JSON,
@@ -86,6 +86,17 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class EventFilter(TypedDict, total=False):
+    """What ``ProjectLog.events`` can select by, besides the run: all given filters must match."""
+
+    project: str | None
+    kinds: Iterable[str] | None
+    step: str | None
+    host: str | None
+    since: datetime | None
+    after_id: int
+
+
 class ProjectLog:
     """Append events and query them by run, project, kind, step, host and time."""
 
@@ -120,54 +131,27 @@ class ProjectLog:
                 )
             )
 
-    def events(
-        self,
-        run_id: str | None = None,
-        *,
-        project: str | None = None,
-        kinds: Iterable[str] | None = None,
-        step: str | None = None,
-        host: str | None = None,
-        since: datetime | None = None,
-        after_id: int = 0,
-    ) -> list[Event]:
+    def events(self, run_id: str | None = None, **filters: Unpack[EventFilter]) -> list[Event]:
         """Return matching events in the order they were logged."""
-        return [
-            entry
-            for _, entry in self.events_with_ids(
-                run_id, project=project, kinds=kinds, step=step, host=host, since=since, after_id=after_id
-            )
-        ]
+        return [entry for _, entry in self.events_with_ids(run_id, **filters)]
 
-    def events_with_ids(
-        self,
-        run_id: str | None = None,
-        *,
-        project: str | None = None,
-        kinds: Iterable[str] | None = None,
-        step: str | None = None,
-        host: str | None = None,
-        since: datetime | None = None,
-        after_id: int = 0,
-    ) -> list[tuple[int, Event]]:
+    def events_with_ids(self, run_id: str | None = None, **filters: Unpack[EventFilter]) -> list[tuple[int, Event]]:
         """Return matching ``(id, event)`` pairs in log order; ``after_id`` continues a previous read (follow)."""
-        query = select(events_table.c.id, events_table.c.payload).where(events_table.c.id > after_id)
-        filters: list[Any] = []
+        query = select(events_table.c.id, events_table.c.payload).where(events_table.c.id > filters.get("after_id", 0))
         if run_id is not None:
-            filters.append(events_table.c.run_id == run_id)
-        if project is not None:
-            filters.append(events_table.c.project == project)
+            query = query.where(events_table.c.run_id == run_id)
+        for column in ("project", "step", "host"):
+            value = filters.get(column)
+            if value is not None:
+                query = query.where(events_table.c[column] == value)
+        kinds = filters.get("kinds")
         if kinds is not None:
-            filters.append(events_table.c.kind.in_(list(kinds)))
-        if step is not None:
-            filters.append(events_table.c.step == step)
-        if host is not None:
-            filters.append(events_table.c.host == host)
+            query = query.where(events_table.c.kind.in_(list(kinds)))
+        since = filters.get("since")
         if since is not None:
-            filters.append(events_table.c.at >= since)
-        query = query.where(*filters).order_by(events_table.c.id)
+            query = query.where(events_table.c.at >= since)
         with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
+            rows = connection.execute(query.order_by(events_table.c.id)).all()
         return [(row.id, event_adapter.validate_python(row.payload)) for row in rows]
 
     def run_ids(self, project: str | None = None) -> list[str]:

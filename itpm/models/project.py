@@ -98,6 +98,15 @@ def _repo_path(value: Path, info: ValidationInfo) -> Path:
 RepoPath = Annotated[Path, AfterValidator(_repo_path)]
 
 
+def _repo_path_maybe_generated(value: Path, info: ValidationInfo) -> Path:
+    """Resolve like ``RepoPath`` without requiring the file: an inventory may be generated (itpm lab up) later."""
+    root = (info.context or {}).get("root")
+    return value if value.is_absolute() or root is None else Path(root) / value
+
+
+GeneratedPath = Annotated[Path, AfterValidator(_repo_path_maybe_generated)]
+
+
 class Phase(_Strict):
     """A phase with its planned dates."""
 
@@ -168,7 +177,7 @@ class Risk(_Strict):
 class Scope(_Strict):
     """Which hosts the project may touch: an inventory and an Ansible host pattern over it."""
 
-    inventory: RepoPath
+    inventory: GeneratedPath  # checked when a run loads it: it may not exist before `itpm lab up`
     hosts: str = "all"
 
 

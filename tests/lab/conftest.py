@@ -6,6 +6,7 @@ they fail, saying so.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -106,3 +107,22 @@ def converged(lab: Lab, first_apply: PlaybookResult) -> Iterator[Lab]:
 
 
 RunPlaybook = Callable[..., PlaybookResult]
+
+
+@contextlib.contextmanager
+def wrong_host_key(lab: Lab, host: str) -> Iterator[str]:
+    """For the block, known_hosts holds h1's key for ``host`` (as if ``host`` were rebuilt); yield its address."""
+    entry = lab.inventory.host(host)
+    assert entry.known_hosts is not None
+    original = entry.known_hosts.read_text()
+    other_key = next(line.split(" ", 1)[1] for line in original.splitlines() if line.startswith("h1,"))
+    entry.known_hosts.write_text(
+        "".join(
+            f"{host},{entry.address} {other_key}\n" if line.startswith(f"{host},") else line + "\n"
+            for line in original.splitlines()
+        )
+    )
+    try:
+        yield entry.address
+    finally:
+        entry.known_hosts.write_text(original)

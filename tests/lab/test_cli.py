@@ -11,7 +11,7 @@ import pytest
 
 from itpm.lab import faults
 
-from .conftest import REPO, Lab
+from .conftest import REPO, Lab, wrong_host_key
 
 
 def itpm(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,21 +52,9 @@ def test_unreachable_host_exits_2_naming_it(sshd_down_on_h4: Lab) -> None:
 
 
 def test_refused_host_key_exits_2_saying_how_to_accept_it(converged: Lab) -> None:
-    host = converged.inventory.host("h2")
-    assert host.known_hosts is not None
-    original = host.known_hosts.read_text()
-    other_key = next(line.split(" ", 1)[1] for line in original.splitlines() if line.startswith("h1,"))
-    host.known_hosts.write_text(
-        "".join(
-            f"h2,{host.address} {other_key}\n" if line.startswith("h2,") else line + "\n"
-            for line in original.splitlines()
-        )
-    )
-    try:
+    with wrong_host_key(converged, "h2") as address:
         applied = itpm(converged, "apply", "playbooks/baseline.yml", "--limit", "h2")
         verified = itpm(converged, "verify", "checks/baseline", "--limit", "h2")
-    finally:
-        host.known_hosts.write_text(original)
     assert applied.returncode == 2 and verified.returncode == 2
     assert "host key refused" in " ".join(applied.stdout.split())
-    assert f"ssh-keygen -R {host.address}" in " ".join(verified.stdout.split())
+    assert f"ssh-keygen -R {address}" in " ".join(verified.stdout.split())

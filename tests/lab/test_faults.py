@@ -12,7 +12,7 @@ from itpm.lab.fleet import lab_status
 from itpm.models.results import CheckOutcome, HostStatus
 from itpm.verification.runner import verify
 
-from .conftest import BASELINE, BASELINE_CHECKS, Lab
+from .conftest import BASELINE, BASELINE_CHECKS, Lab, wrong_host_key
 
 
 @pytest.fixture
@@ -57,17 +57,8 @@ def test_broken_host_fails_its_checks_with_the_right_message(converged: Lab) -> 
 
 @pytest.fixture
 def wrong_key_for_h5(converged: Lab) -> Iterator[Lab]:
-    host = converged.inventory.host("h5")
-    assert host.known_hosts is not None
-    original = host.known_hosts.read_text()
-    h1_key = next(line.split(" ", 1)[1] for line in original.splitlines() if line.startswith("h1,"))
-    host.known_hosts.write_text(
-        "".join(
-            f"h5,{host.address} {h1_key}\n" if line.startswith("h5,") else line + "\n" for line in original.splitlines()
-        )
-    )
-    yield converged
-    host.known_hosts.write_text(original)
+    with wrong_host_key(converged, "h5"):
+        yield converged
 
 
 def test_changed_host_key_is_refused_by_ansible_and_checks(wrong_key_for_h5: Lab) -> None:
