@@ -42,6 +42,7 @@ lint: setup
 
 stop:
 	-$(ITPM) lab down
+	-$(ITPM) server stop
 
 clean: stop
 	rm -rf $(VENV) .itpm
