@@ -1,4 +1,6 @@
-"""Where the project log lives: SQLite in the state directory by default, or any SQLAlchemy URL (PostgreSQL).
+"""Where the project log lives: SQLite in the state directory by default, or another SQLAlchemy URL.
+
+Only SQLite is tested so far; PostgreSQL (shared with a scaled-out Prefect) needs a driver and its own tests.
 
 Each event is committed on its own, so a SIGKILL of a flow loses nothing it had logged. SQLite runs in WAL
 mode with ``BEGIN IMMEDIATE`` transactions: several flow processes append at once, and a writer waits for
