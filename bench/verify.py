@@ -14,19 +14,15 @@ cache), then verifies every host with each variant in turn, on the same converge
   ``itpm verify`` picks, and the others are compared with it. This is what ``_MAX_WORKERS`` is chosen from.
 - ``pytest ansible://all``: what one would type by hand, testinfra's own ``ansible`` backend, sequential::
 
-      pytest -o addopts= -p no:cacheprovider checks/baseline --hosts=ansible://all --ansible-inventory=<inventory>
+      pytest checks/baseline --hosts=ansible://all --ansible-inventory=<inventory>
 
-  and the same with ``-n 2``. ``-o addopts=`` drops ``-p itpm.verification.pytest_plugin`` from
-  checks/pytest.ini, so itpm's connection plays no part; ``no:cacheprovider`` only keeps ``.pytest_cache``
-  out of the checkout. The checks read their expected values with ``host.ansible.get_variables()``, which
-  testinfra's ``ssh`` and ``paramiko`` backends do not provide, so ``ssh://`` host specs cannot run these
-  checks at all: the ``ansible`` backend is the hand-run equivalent. It runs ``ansible-inventory --list``
-  once per pytest process, then turns each host's ``ansible_*`` variables (user, key file,
-  ``ansible_ssh_common_args`` with the lab's known_hosts and ``StrictHostKeyChecking=yes``) into an OpenSSH
-  command per command a check runs. It runs in the checkout, so testinfra reads ``ansible.cfg`` there: its
-  ``ssh_args`` ask for ``ControlMaster=auto`` but, like OpenSSH's default, give no ``ControlPath``, so every
-  command opens a new SSH connection (testinfra passes Ansible's ``control_path`` only when ansible.cfg
-  sets one). That is the hand-run as it is; no SSH master is left behind by it.
+  and the same with ``-n 2``. checks/pytest.ini loads itpm's plugin, as it does by hand, for the ``host_vars``
+  fixture; the connection is testinfra's own. testinfra's ``ssh`` and ``paramiko`` backends cannot serve
+  ``host.ansible.get_variables()``, so the ``ansible`` backend is the hand-run equivalent: it runs
+  ``ansible-inventory --list`` once per pytest process, then turns each host's ``ansible_*`` variables (user,
+  key file, ``ansible_ssh_common_args`` with the lab's known_hosts and ``StrictHostKeyChecking=yes``) into an
+  OpenSSH command per command a check runs, reusing connections through the ``control_path`` the checkout's
+  ansible.cfg names (without it, every command opened a new SSH connection: ~12 s per host).
 
 It prints per fleet: wall time and controller CPU time of each variant (pytest and everything it started:
 xdist workers, ``ansible-inventory``, ``ssh``; not the lab hosts' sshd, which share the same CPUs), the checks
@@ -189,16 +185,16 @@ def measure_itpm(variant: Variant, inventory: Inventory, settings: Settings, exp
 
 
 def hand_command(workers: int, junit: Path) -> list[str]:
-    """Return the hand-run pytest command line (testinfra's ansible backend, no itpm plugin)."""
+    """Return the hand-run pytest command line: testinfra's own ansible backend, as one types it in the checkout.
+
+    checks/pytest.ini still loads itpm's plugin, as it does by hand: the checks take their expected values from
+    its ``host_vars`` fixture (``host.ansible.get_variables()``, which testinfra's ansible backend serves too).
+    The connection is testinfra's own; the plugin adds no report unless asked.
+    """
     command = [
         sys.executable,
         "-m",
         "pytest",
-        # Drops checks/pytest.ini's "-p itpm.verification.pytest_plugin": testinfra as it comes.
-        "-o",
-        "addopts=",
-        "-p",
-        "no:cacheprovider",  # only keeps .pytest_cache out of the checkout; itpm's runs disable it too
         "-q",
         "--hosts=ansible://all",
         f"--ansible-inventory={INVENTORY}",

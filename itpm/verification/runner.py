@@ -23,16 +23,21 @@ from itpm.settings import Settings
 
 __all__ = ["parse_check_report", "verify", "worker_count"]
 
-# Checks are bound by round trips, not CPU: more workers than cores still helps, up to a point
-# (measured in bench/verify.py).
+# Measured with bench/verify.py (docs/performance.md) on 2 cores: each xdist worker is a new interpreter that
+# imports everything and parses the inventory again, so up to about a dozen hosts one process is fastest
+# (10 hosts: 3.4 s alone, 4.4 s with 4 workers); at 50 hosts 2 workers took 12.9 s, 4 took 13.4 s, none or 8
+# took 17.1 s. Beyond the serial range, one worker per core, at most 4.
+_SERIAL_UP_TO = 12
 _MAX_WORKERS = 4
 _PYTEST_EXIT_TESTS_FAILED = 1
 _PYTEST_EXIT_NO_TESTS = 5
 
 
-def worker_count(hosts: int) -> int:
-    """Return how many pytest workers to use for ``hosts`` hosts: none for one host, at most 4."""
-    return 0 if hosts <= 1 else min(hosts, _MAX_WORKERS)
+def worker_count(hosts: int, cores: int | None = None) -> int:
+    """Return how many pytest-xdist workers to use for ``hosts`` hosts: 0 (one process) up to a dozen hosts."""
+    if hosts <= _SERIAL_UP_TO:
+        return 0
+    return min(hosts, max(2, cores or os.cpu_count() or 2), _MAX_WORKERS)
 
 
 def verify(

@@ -32,5 +32,6 @@ def test_assertion_message_drops_the_rewritten_expression() -> None:
     assert _assertion_message("AssertionError: assert 1 == 2") == "assert 1 == 2"
 
 
-def test_worker_count() -> None:
-    assert [worker_count(n) for n in (1, 2, 3, 50)] == [0, 2, 3, 4]
+def test_worker_count_follows_the_measurements() -> None:
+    assert [worker_count(n, cores=2) for n in (1, 5, 12, 13, 50, 200)] == [0, 0, 0, 2, 2, 2]
+    assert worker_count(50, cores=16) == 4  # more cores help, up to the cap
