@@ -6,6 +6,7 @@ var makes a host's checks fail on purpose), and it stamps on each host when a ru
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -332,3 +333,49 @@ def test_dry_run_changes_no_file_on_any_host(world: World) -> None:
     assert not any(k in kinds for k in ("batch_started", "approval_requested"))
     assert _finished(world, run_id) == "dry_run"
     assert not any(isinstance(e, BatchStarted) for e in world.log.events(run_id))
+
+
+_READ_RUN = """
+import json, sys
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
+from prefect.client.schemas.sorting import ArtifactSort
+run_id, project = sys.argv[1], sys.argv[2]
+with get_client(sync_client=True) as client:
+    runs = FlowRunFilter(tags=FlowRunFilterTags(all_=["itpm-run:" + run_id]))
+    (flow_run,) = client.read_flow_runs(flow_run_filter=runs)
+    tasks = client.read_task_runs(task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[flow_run.id])))
+    artifacts = client.read_artifacts(  # each update is a new version of the key: newest first, keep the first
+        artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="itpm-" + project)), sort=ArtifactSort.CREATED_DESC
+    )
+print(json.dumps({
+    "name": flow_run.name, "tags": sorted(flow_run.tags), "state": flow_run.state_name,
+    "tasks": sorted(t.name for t in tasks),
+    "artifacts": {a.key: a.data for a in reversed(artifacts) if a.key},
+}))
+"""
+
+
+def test_the_prefect_ui_shows_the_run_as_a_pm_needs_it(world: World) -> None:
+    world.host_var("h2", marker_value="bad")
+    project = world.project("ui", canary=1, batch_size=2)
+    done = world.itpm("run", str(project), "--as", "dana")
+    assert done.returncode == 1, done.stdout + done.stderr  # batch 1 (h2, h3) halts: h2 fails at 0%
+    (run_id,) = world.log.run_ids()
+    read = subprocess.run(
+        [sys.executable, "-c", _READ_RUN, run_id, "ui"], env=world.env, capture_output=True, text=True, check=True
+    )
+    seen = json.loads(read.stdout)
+    assert seen["name"] == f"ui {run_id}" and seen["state"] == "Failed"
+    assert {"project:ui", "kind:compliance", "env:lab", f"itpm-run:{run_id}"} <= set(seen["tags"])
+    # One task run per step stage and per batch, never per host.
+    assert seen["tasks"] == ["audit marker (before)", "marker/batch 1", "marker/canary", "plan marker"]
+    artifacts = seen["artifacts"]
+    assert artifacts["itpm-ui-progress"] == 20.0  # 1 of 5 host-steps verified (the canary)
+    rows = {row["host"]: row for row in json.loads(artifacts["itpm-ui-hosts"])}
+    assert rows["h1"]["marker"] == "verified" and rows["h2"]["marker"] == "rolled back"
+    assert rows["h4"]["marker"] == "pending" and "/etc/itpm-marker holds 'bad'" in rows["h2"]["needs attention"]
+    status = artifacts["itpm-ui-status"]
+    assert "**halted**" in status and "1 of 5 host-steps verified (20%)" in status and "**Next**:" in status
+    assert "HostStepState" not in status and "None" not in status
