@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_lab import prepare
+from bench_lab import fleet_sizes, prepare
 from timed_command import own_and_children_cpu_s, run_timed
 
 from itpm.errors import PlaybookError
@@ -45,7 +45,7 @@ from itpm.executables import executable
 from itpm.execution.connection import control_path_dir, tuning_for
 from itpm.execution.runner import run_playbook
 from itpm.inventory import Inventory, load_inventory
-from itpm.lab.fleet import MAX_HOSTS, lab_down, lab_up
+from itpm.lab.fleet import lab_down, lab_up
 from itpm.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -195,12 +195,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hosts", default="10,50", help="fleet sizes, comma-separated (default: 10,50)")
     parser.add_argument("--only", default=",".join(VARIANTS), help="variants to run (default: all three)")
     args = parser.parse_args(argv)
-    try:
-        args.hosts = [int(h) for h in args.hosts.split(",") if h.strip()]
-    except ValueError:
-        parser.error(f"--hosts {args.hosts!r}: give host counts like 10,50")
-    if not args.hosts or not all(1 <= h <= MAX_HOSTS for h in args.hosts):
-        parser.error(f"--hosts: each fleet has 1 to {MAX_HOSTS} hosts")
+    args.hosts = fleet_sizes(parser, args.hosts)
     args.only = [v.strip() for v in args.only.split(",") if v.strip()]
     unknown = sorted(set(args.only) - set(VARIANTS))
     if unknown or not args.only:

@@ -5,15 +5,17 @@ SIGTERM becomes SystemExit, so that a benchmark's cleanup (Ansible runs, its lab
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from itpm.lab.fleet import MAX_HOSTS
 from itpm.settings import Settings
 
-__all__ = ["REPO", "prepare"]
+__all__ = ["REPO", "fleet_sizes", "prepare"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,3 +30,14 @@ def prepare(state_dir: Path, inventory: Path, **settings: Any) -> Settings:  # n
     shutil.rmtree(inventory.parent / "group_vars", ignore_errors=True)
     shutil.copytree(REPO / "inventory" / "lab" / "group_vars", inventory.parent / "group_vars")
     return Settings(state_dir=state_dir, **settings)
+
+
+def fleet_sizes(parser: argparse.ArgumentParser, text: str) -> list[int]:
+    """Return the fleet sizes of ``--hosts 10,50``; a bad value ends the program through ``parser.error``."""
+    try:
+        sizes = [int(h) for h in text.split(",") if h.strip()]
+    except ValueError:
+        parser.error(f"--hosts {text!r}: give host counts like 10,50")
+    if not sizes or not all(1 <= h <= MAX_HOSTS for h in sizes):
+        parser.error(f"--hosts: each fleet has 1 to {MAX_HOSTS} hosts")
+    return sizes

@@ -28,11 +28,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
-from bench_lab import prepare
+from bench_lab import fleet_sizes, prepare
 
 from itpm.execution.runner import run_playbook
 from itpm.inventory import load_inventory
-from itpm.lab.fleet import MAX_HOSTS, lab_down, lab_up
+from itpm.lab.fleet import lab_down, lab_up
 from itpm.models.project import PhaseName
 from itpm.prefect_server import client_environment, ensure_server, stop_server
 from itpm.project_run import ProjectRun
@@ -126,9 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--hosts", default="10,50", help="fleet sizes, comma-separated (default: 10,50)")
     args = parser.parse_args(argv)
-    sizes = [int(h) for h in args.hosts.split(",") if h.strip()]
-    if not sizes or not all(1 <= h <= MAX_HOSTS for h in sizes):
-        parser.error(f"--hosts: each fleet has 1 to {MAX_HOSTS} hosts")
+    sizes = fleet_sizes(parser, args.hosts)
     settings = prepare(STATE_DIR, INVENTORY, prefect_port=_free_port())
     rows = []
     try:

@@ -48,14 +48,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_lab import prepare
+from bench_lab import fleet_sizes, prepare
 from timed_command import own_and_children_cpu_s, run_timed
 
 from itpm.errors import ItpmError
 from itpm.executables import path_with_bin_dir
 from itpm.execution.runner import run_playbook
 from itpm.inventory import Inventory, load_inventory
-from itpm.lab.fleet import MAX_HOSTS, lab_down, lab_up
+from itpm.lab.fleet import lab_down, lab_up
 from itpm.models.results import CheckOutcome, VerificationResult
 from itpm.settings import Settings
 from itpm.verification.runner import verify, worker_count
@@ -300,12 +300,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--hosts", default="10,50", help="fleet sizes, comma-separated (default: 10,50)")
     args = parser.parse_args(argv)
-    try:
-        args.hosts = [int(h) for h in args.hosts.split(",") if h.strip()]
-    except ValueError:
-        parser.error(f"--hosts {args.hosts!r}: give host counts like 10,50")
-    if not args.hosts or not all(1 <= h <= MAX_HOSTS for h in args.hosts):
-        parser.error(f"--hosts: each fleet has 1 to {MAX_HOSTS} hosts")
+    args.hosts = fleet_sizes(parser, args.hosts)
     return args
 
 

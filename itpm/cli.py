@@ -31,7 +31,7 @@ from itpm.log.store import ProjectLog
 from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.prefect_server import client_environment, ensure_server, healthy, stop_server
 from itpm.project_file import load_project, project_schema
-from itpm.project_run import ApprovalRefused, ProjectRun, check_approver
+from itpm.project_run import ApprovalRefused, ProjectRun, check_approver, step_hosts
 from itpm.reports.run_status import run_status, summary_markdown
 from itpm.rollout import plan_batches
 from itpm.settings import Settings, load_settings
@@ -158,9 +158,8 @@ def validate_command(project_file: Annotated[Path, typer.Argument(help="projects
     out.print(f"[green]valid[/]: {project_file} - {project.title} ({project.kind.value}, {len(project.steps)} steps)")
     if project.scope.inventory.exists():
         inventory = load_inventory(project.scope.inventory)
-        scope = inventory.select(project.scope.hosts)
         for step in project.steps:
-            hosts = scope if step.hosts is None else tuple(h for h in scope if h in set(inventory.select(step.hosts)))
+            hosts = step_hosts(inventory, project, step)
             batches = plan_batches(step.name, hosts, step.strategy)
             gate = f", approval by {' or '.join(step.strategy.approval.roles)}" if step.strategy.approval else ""
             out.print(

@@ -52,7 +52,7 @@ from itpm.rollout import Batch, Verdict, judge_batch, plan_batches, still_to_do
 from itpm.settings import Settings
 from itpm.verification.runner import verify
 
-__all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunNotFound", "check_approver"]
+__all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunNotFound", "check_approver", "step_hosts"]
 
 RunStatus = Literal["completed", "halted", "rejected", "dry_run", "failed"]
 
@@ -79,6 +79,15 @@ class BatchOutcome:
     failed: dict[str, str]  # host -> failed task or check, with its message
     rolled_back: RolledBack | None = None
     skipped: bool = False  # every host of the batch was already done (a resumed run)
+
+
+def step_hosts(inventory: Inventory, project: Project, step: Step) -> tuple[str, ...]:
+    """Return the hosts ``step`` changes: the project's scope, narrowed by the step's own pattern if it has one."""
+    scope = inventory.select(project.scope.hosts)
+    if step.hosts is None:
+        return scope
+    narrowed = set(inventory.select(step.hosts))
+    return tuple(h for h in scope if h in narrowed)
 
 
 def check_approver(project: Project, step: Step, approver: str, requester: str) -> str:
@@ -161,11 +170,7 @@ class ProjectRun:
 
     def step_hosts(self, step: Step) -> tuple[str, ...]:
         """Return the hosts a step changes: the scope, narrowed by the step's own pattern."""
-        scope = self.scope_hosts()
-        if step.hosts is None:
-            return scope
-        narrowed = set(self.inventory.select(step.hosts))
-        return tuple(h for h in scope if h in narrowed)
+        return step_hosts(self.inventory, self.project, step)
 
     def batches(self, step: Step) -> tuple[Batch, ...]:
         """Return the step's batches (the same on every resumption)."""
