@@ -7,6 +7,7 @@ append-only: an event is never changed, a later event supersedes it (a rollback 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -16,11 +17,16 @@ __all__ = [
     "ApprovalRequested",
     "BatchFinished",
     "BatchStarted",
+    "CostBooked",
     "Event",
     "HostApplied",
     "HostVerified",
     "HostsWaited",
+    "NoteAdded",
+    "NoticeSent",
     "PhaseChanged",
+    "RiskClosed",
+    "RiskRaised",
     "RolledBack",
     "RunFinished",
     "RunHalted",
@@ -76,6 +82,7 @@ class StepAudited(_EventBase):
 
     kind: Literal["step_audited"] = "step_audited"
     stage: Literal["before", "after"]
+    checks: list[str] = []  # the name of every check that ran (so that a report can count passes per check)
     passed: list[str]
     failed: dict[str, list[str]]  # host -> "check: message" of each check that did not pass
 
@@ -173,6 +180,67 @@ class RunFinished(_EventBase):
     status: Literal["completed", "halted", "rejected", "dry_run", "failed"]
 
 
+class CostBooked(_EventBase):
+    """Money spent: team time (hours x the role's rate), per-host costs, or anything a person books by hand.
+
+    The amount is fixed when booked, so a later change of rates in the project file does not rewrite history.
+    """
+
+    kind: Literal["cost_booked"] = "cost_booked"
+    category: Literal["labour", "hosts", "other"]
+    amount: Decimal
+    currency: str
+    role: str = ""
+    person: str = ""
+    hours: float = 0.0
+    hosts: list[str] = []
+    note: str = ""
+    automatic: bool = True  # booked by the run itself (False: `itpm book`)
+
+
+class RiskRaised(_EventBase):
+    """A risk was raised during the run, or one of the project file's risks materialized."""
+
+    kind: Literal["risk_raised"] = "risk_raised"
+    risk_id: str
+    title: str
+    likelihood: Literal["low", "medium", "high"]
+    impact: Literal["low", "medium", "high"]
+    owner: str
+    materialized: bool = False  # it happened (not only became more likely)
+    note: str = ""
+    by: str = "itpm"
+
+
+class RiskClosed(_EventBase):
+    """A risk is no longer open."""
+
+    kind: Literal["risk_closed"] = "risk_closed"
+    risk_id: str
+    note: str = ""
+    by: str
+
+
+class NoteAdded(_EventBase):
+    """A person's note on the run (a decision, a call with a vendor, a lesson)."""
+
+    kind: Literal["note_added"] = "note_added"
+    author: str
+    text: str
+
+
+class NoticeSent(_EventBase):
+    """A stakeholder was told (or could not be told) about an event; the message itself is not logged."""
+
+    kind: Literal["notice_sent"] = "notice_sent"
+    stakeholder: str
+    channel: Literal["email", "webhook", "file"]
+    about: str  # the kind of event the notice is about
+    subject: str
+    delivered: bool
+    error: str = ""
+
+
 Event = Annotated[
     RunStarted
     | PhaseChanged
@@ -187,7 +255,12 @@ Event = Annotated[
     | BatchFinished
     | RolledBack
     | RunHalted
-    | RunFinished,
+    | RunFinished
+    | CostBooked
+    | RiskRaised
+    | RiskClosed
+    | NoteAdded
+    | NoticeSent,
     Field(discriminator="kind"),
 ]
 
