@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -30,11 +31,13 @@ from itpm.log.events import (
     ApprovalRequested,
     BatchFinished,
     BatchStarted,
+    CostBooked,
     Event,
     HostApplied,
     HostsWaited,
     HostVerified,
     PhaseChanged,
+    RiskRaised,
     RolledBack,
     RunFinished,
     RunHalted,
@@ -45,7 +48,7 @@ from itpm.log.events import (
 )
 from itpm.log.locks import HostLocks, lock_key
 from itpm.log.store import ProjectLog
-from itpm.models.project import PhaseName, Project, Step
+from itpm.models.project import PhaseName, Project, RiskSignal, Step
 from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.project_file import load_project
 from itpm.rollout import Batch, Verdict, judge_batch, plan_batches, still_to_do
@@ -53,6 +56,8 @@ from itpm.settings import Settings
 from itpm.verification.runner import verify
 
 __all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunNotFound", "check_approver", "step_hosts"]
+
+_CENT = Decimal("0.01")
 
 RunStatus = Literal["completed", "halted", "rejected", "dry_run", "failed"]
 
@@ -158,6 +163,10 @@ class ProjectRun:
     def _common(self) -> dict[str, str]:
         return {"run_id": self.run_id, "project": self.project.name}
 
+    def record(self, entry: Event) -> None:
+        """Commit ``entry`` to the project log."""
+        self.log.append(entry)
+
     def history(self, *kinds: str) -> list[Event]:
         """Return this run's logged events (of the given kinds), oldest first."""
         return self.log.events(self.run_id, kinds=kinds or None)
@@ -194,40 +203,44 @@ class ProjectRun:
             steps=[s.name for s in self.project.steps],
             step_hosts={s.name: list(self.step_hosts(s)) for s in self.project.steps},
         )
-        self.log.append(started)
+        self.record(started)
         return started
 
     def enter_phase(self, phase: PhaseName) -> None:
         """Log that the run entered ``phase``."""
-        self.log.append(PhaseChanged(**self._common(), phase=phase.value))
+        self.record(PhaseChanged(**self._common(), phase=phase.value))
 
     def finish(self, status: RunStatus) -> None:
         """Log the end of the run and release any host lock it still holds."""
         self.locks.release()
-        self.log.append(RunFinished(**self._common(), status=status))
+        self.record(RunFinished(**self._common(), status=status))
 
     # -- before changes ----------------------------------------------------------------------------------------
 
     def audit(self, step: Step, stage: Literal["before", "after"]) -> VerificationResult:
         """Run the step's checks on its hosts (reading only) and log the outcome as the before/after baseline."""
+        started = now()
         result = verify(list(step.checks), self.inventory, self.settings, limit=",".join(self.step_hosts(step)))
-        self.log.append(
+        self.record(
             StepAudited(
                 **self._common(),
                 step=step.name,
                 stage=stage,
+                checks=sorted({c.check.split("::")[-1] for r in result.hosts.values() for c in r.checks}),
                 passed=sorted(result.ok),
                 failed={
                     h: [f"{c.check.split('::')[-1]}: {c.message}" for c in r.failures] for h, r in result.failed.items()
                 },
             )
         )
+        self._book_time(f"audit of {step.name} ({stage} the change)", started, step=step.name)
         return result
 
     def plan(self, step: Step) -> PlaybookResult:
         """Run the step's playbook in check mode with diffs (changes nothing) and log which hosts would change."""
+        started = now()
         result = plan_playbook(step.playbook, self.inventory, self.settings, limit=",".join(self.step_hosts(step)))
-        self.log.append(
+        self.record(
             StepPlanned(
                 **self._common(),
                 step=step.name,
@@ -235,6 +248,7 @@ class ProjectRun:
                 unreachable=sorted(result.unreachable),
             )
         )
+        self._book_time(f"plan of {step.name}", started, step=step.name)
         return result
 
     # -- approval ----------------------------------------------------------------------------------------------
@@ -252,7 +266,7 @@ class ProjectRun:
         """Log that the step waits for approval."""
         gate = step.strategy.approval
         roles = list(gate.roles) if gate else []
-        self.log.append(ApprovalRequested(**self._common(), step=step.name, roles=roles, requester=self.requester))
+        self.record(ApprovalRequested(**self._common(), step=step.name, roles=roles, requester=self.requester))
 
     def decide_approval(
         self, step: Step, *, approver: str, approve: bool, comment: str = "", requested_at: datetime | None = None
@@ -272,7 +286,7 @@ class ProjectRun:
             reason=reason,
             waited_s=waited,
         )
-        self.log.append(decided)
+        self.record(decided)
         return decided
 
     # -- changing hosts ----------------------------------------------------------------------------------------
@@ -301,16 +315,21 @@ class ProjectRun:
         def waiting(holders: dict[str, str]) -> None:
             # Logged when the wait begins, so that watchers see at once who holds the hosts; how long it lasted
             # is the time from this event to the batch's start.
-            self.log.append(HostsWaited(**self._common(), step=step.name, batch=batch.label, holders=holders))
+            self.record(HostsWaited(**self._common(), step=step.name, batch=batch.label, holders=holders))
             if on_wait is not None:
                 on_wait(holders)
 
         with self.locks.hold(keys, wait_s=self.settings.lock_wait_seconds, on_wait=waiting):
-            return self._apply_verify_judge(step, batch, todo)
+            started = now()
+            outcome = self._apply_verify_judge(step, batch, todo)
+        self._book_time(f"rollout of {batch.label}", started, step=step.name, batch=batch.label)
+        self._book_hosts(step, batch, outcome.ok)
+        self._watch_risks(step, self._signals(outcome))
+        return outcome
 
     def _apply_verify_judge(self, step: Step, batch: Batch, todo: Sequence[str]) -> BatchOutcome:
         common = {**self._common(), "step": step.name, "batch": batch.label}
-        self.log.append(BatchStarted(**common, hosts=list(todo)))
+        self.record(BatchStarted(**common, hosts=list(todo)))
         applied = run_playbook(
             step.playbook,
             self.inventory,
@@ -322,7 +341,7 @@ class ProjectRun:
         failed: dict[str, str] = {}
         for host, result in applied.hosts.items():
             failure = result.failure
-            self.log.append(
+            self.record(
                 HostApplied(
                     **common,
                     host=host,
@@ -342,16 +361,16 @@ class ProjectRun:
             checked = verify(list(step.checks), self.inventory, self.settings, limit=",".join(reached))
             for host, checks in checked.hosts.items():
                 messages = [f"{c.check.split('::')[-1]}: {c.message}" for c in checks.failures]
-                self.log.append(HostVerified(**common, host=host, passed=checks.ok, failures=messages))
+                self.record(HostVerified(**common, host=host, passed=checks.ok, failures=messages))
                 if not checks.ok:
                     failed[host] = "check " + messages[0] if messages else "checks did not run"
         verdict = judge_batch(batch, failed, step.strategy)
         ok = tuple(h for h in todo if h not in failed)
-        self.log.append(BatchFinished(**common, verdict=verdict.value, ok=list(ok), failed=sorted(failed)))
+        self.record(BatchFinished(**common, verdict=verdict.value, ok=list(ok), failed=sorted(failed)))
         rolled_back = None
         if verdict is Verdict.HALTED:
             rolled_back = self._roll_back(step, batch, todo) if step.rollback else None
-            self.log.append(
+            self.record(
                 RunHalted(
                     **common,
                     reason=self._halt_reason(batch, failed, step),
@@ -376,8 +395,102 @@ class ProjectRun:
                 for h, r in undone.failed.items()
             },
         )
-        self.log.append(rolled_back)
+        self.record(rolled_back)
         return rolled_back
+
+    # -- costs and risks ---------------------------------------------------------------------------------------
+
+    def _book_time(self, activity: str, since: datetime, *, step: str | None = None, batch: str | None = None) -> None:
+        """Book the requester's time since ``since`` at their role's rate (the engineer attends the run)."""
+        budget = self.project.budget
+        if budget is None:
+            return
+        roles = [p.role for p in self.project.team if p.is_(self.requester)]
+        role = roles[0] if roles else ""
+        hours = (now() - since).total_seconds() / 3600
+        rate = budget.rates.get(role, Decimal(0))
+        note = activity if role in budget.rates else f"{activity}; no rate for {role or 'someone off the team'}"
+        self.record(
+            CostBooked(
+                **self._common(),
+                step=step,
+                batch=batch,
+                category="labour",
+                amount=(rate * Decimal(hours)).quantize(_CENT),
+                currency=budget.currency,
+                role=role,
+                person=self.requester,
+                hours=hours,
+                note=note,
+            )
+        )
+
+    def _book_hosts(self, step: Step, batch: Batch, verified: Sequence[str]) -> None:
+        """Book the per-host cost of hosts verified for the first time in this project (any run)."""
+        budget = self.project.budget
+        if budget is None or not budget.per_host or not verified:
+            return
+        booked = {
+            h
+            for e in self.log.events(project=self.project.name, kinds=["cost_booked"])
+            if isinstance(e, CostBooked)
+            for h in e.hosts
+        }
+        new = sorted(set(verified) - booked)
+        if new:
+            self.record(
+                CostBooked(
+                    **self._common(),
+                    step=step.name,
+                    batch=batch.label,
+                    category="hosts",
+                    amount=budget.per_host * len(new),
+                    currency=budget.currency,
+                    hosts=new,
+                    note=f"{len(new)} hosts x {budget.currency} {budget.per_host}",
+                )
+            )
+
+    def _signals(self, outcome: BatchOutcome) -> dict[RiskSignal, str]:
+        """Return what the batch showed that can mean a risk materialized, each with the hosts it concerns."""
+        applied = [
+            e for e in self.history("host_applied") if isinstance(e, HostApplied) and e.batch == outcome.batch.label
+        ]
+        unreachable = sorted({e.host or "" for e in applied if e.status == "unreachable"})
+        check_failed = sorted(h for h, why in outcome.failed.items() if why.startswith("check "))
+        signals: dict[RiskSignal, str] = {}
+        if unreachable:
+            signals[RiskSignal.UNREACHABLE] = f"unreachable in {outcome.batch.label}: {', '.join(unreachable)}"
+        if check_failed:
+            signals[RiskSignal.CHECK_FAILED] = f"checks failed in {outcome.batch.label}: {', '.join(check_failed)}"
+        if outcome.verdict is Verdict.HALTED:
+            signals[RiskSignal.HALT] = f"the rollout halted at {outcome.batch.label}"
+        if outcome.rolled_back is not None and outcome.rolled_back.failed:
+            signals[RiskSignal.ROLLBACK_FAILED] = f"rollback failed on {', '.join(outcome.rolled_back.failed)}"
+        return signals
+
+    def _watch_risks(self, step: Step, signals: dict[RiskSignal, str]) -> None:
+        """Log each project risk whose signals the step showed as materialized (once per run)."""
+        if not signals:
+            return
+        already = {e.risk_id for e in self.history("risk_raised") if isinstance(e, RiskRaised) and e.materialized}
+        for risk in self.project.risks:
+            seen = [note for signal, note in signals.items() if signal in risk.signals]
+            if risk.id in already or not seen or risk.step not in (None, step.name):
+                continue
+            self.record(
+                RiskRaised(
+                    **self._common(),
+                    step=step.name,
+                    risk_id=risk.id,
+                    title=risk.title,
+                    likelihood=risk.likelihood.value,
+                    impact=risk.impact.value,
+                    owner=risk.owner,
+                    materialized=True,
+                    note="; ".join(seen),
+                )
+            )
 
     def _extravars(self, step: Step, batch: Batch) -> dict[str, str]:
         """Return what a playbook may know of the run that applies it (to tag or log its changes)."""

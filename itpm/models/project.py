@@ -29,6 +29,7 @@ __all__ = [
     "Project",
     "ProjectKind",
     "Risk",
+    "RiskSignal",
     "Scope",
     "Stakeholder",
     "Step",
@@ -162,8 +163,18 @@ class Stakeholder(_Strict):
     channel: str | None = None  # "email:cio@example.com", "webhook:https://...", "file:reports/cio"
 
 
+class RiskSignal(StrEnum):
+    """What a run can observe that means a risk materialized."""
+
+    HALT = "halt"  # a batch failed past its tolerance
+    UNREACHABLE = "unreachable"  # a host stopped answering during a step
+    CHECK_FAILED = "check_failed"  # a host's checks failed after the change
+    ROLLBACK_FAILED = "rollback_failed"  # a rollback did not restore a host
+    APPROVAL_REJECTED = "approval_rejected"
+
+
 class Risk(_Strict):
-    """A risk of the project and who owns it."""
+    """A risk of the project and who owns it; ``signals`` let a run notice, and log, that it materialized."""
 
     id: str
     title: str
@@ -172,6 +183,8 @@ class Risk(_Strict):
     mitigation: str
     owner: str
     open: bool = True
+    signals: tuple[RiskSignal, ...] = ()
+    step: str | None = None  # the signals count only in this step (any step if absent)
 
 
 class Scope(_Strict):
@@ -234,6 +247,9 @@ class Project(_Strict):
         for milestone in self.milestones:
             if milestone.step is not None and milestone.step not in step_names:
                 raise ValueError(f"milestone {milestone.name!r} names unknown step {milestone.step!r}")
+        for risk in self.risks:
+            if risk.step is not None and risk.step not in step_names:
+                raise ValueError(f"risk {risk.id!r} names unknown step {risk.step!r}")
         if self.budget is not None:
             unknown = sorted(set(self.budget.rates) - roles)
             if unknown:

@@ -23,7 +23,7 @@ from itpm.log.events import (
     RunStarted,
 )
 
-__all__ = ["HostStepState", "RunStatus", "host_rows", "run_status", "summary_markdown"]
+__all__ = ["HostStepState", "RunStatus", "apply_event", "host_rows", "run_status", "summary_markdown"]
 
 
 class HostStepState(StrEnum):
@@ -82,11 +82,12 @@ def run_status(events: Iterable[Event]) -> RunStatus:
     """Fold a run's events, oldest first, into its status."""
     status = RunStatus()
     for entry in events:
-        _apply(status, entry)
+        apply_event(status, entry)
     return status
 
 
-def _apply(status: RunStatus, entry: Event) -> None:  # noqa: PLR0912 - one branch per event kind
+def apply_event(status: RunStatus, entry: Event) -> None:  # noqa: PLR0912 - one branch per event kind
+    """Fold one more event into ``status`` (for views that need the status after every event)."""
     key = (entry.step or "", entry.host or "")
     if isinstance(entry, RunStarted):
         status.run_id, status.project, status.title = entry.run_id, entry.project, entry.title
