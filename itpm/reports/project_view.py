@@ -40,6 +40,7 @@ from itpm.log.events import (
 )
 from itpm.models.project import Milestone, PhaseName, Project
 from itpm.reports.run_status import HostStepState, RunStatus, apply_event
+from itpm.reports.wording import money, when
 
 __all__ = [
     "BudgetView",
@@ -197,13 +198,13 @@ class ProjectView:
     def schedule_sentence(self) -> str:
         """Return the schedule in one sentence, e.g. ``projected finish 2026-11-26 14:05 UTC, 1 day early``."""
         if self.status.finished == "completed" and self.ended_at is not None:
-            return f"finished {_when(self.ended_at)}" + _against(self.ended_at, self.planned_finish)
+            return f"finished {when(self.ended_at)}" + _against(self.ended_at, self.planned_finish)
         if self.status.finished:
-            return f"stopped ({self.status.finished}) {_when(self.ended_at or self.as_of)}"
+            return f"stopped ({self.status.finished}) {when(self.ended_at or self.as_of)}"
         if self.projected_finish is None:
             planned = f"; planned by {self.planned_finish}" if self.planned_finish else ""
             return "no projected finish yet (no batch has finished)" + planned
-        return f"projected finish {_when(self.projected_finish)}" + _against(self.projected_finish, self.planned_finish)
+        return f"projected finish {when(self.projected_finish)}" + _against(self.projected_finish, self.planned_finish)
 
     @property
     def attention(self) -> tuple[str, ...]:
@@ -219,15 +220,15 @@ class ProjectView:
         lines += [f"{host} in step {step}: {why}" for (step, host), why in sorted(status.problems.items())]
         lines += [
             f"Milestone {m.name!r} (due {m.due}) is {m.state.value}"
-            + (f": projected {_when(m.projected)}" if m.projected and m.state is MilestoneState.AT_RISK else "")
+            + (f": projected {when(m.projected)}" if m.projected and m.state is MilestoneState.AT_RISK else "")
             for m in self.milestones
             if m.state in (MilestoneState.AT_RISK, MilestoneState.OVERDUE)
         ]
         budget = self.budget
         if budget is not None and budget.over_budget:
-            forecast = f"; forecast {_money(budget.forecast, budget.currency)}" if budget.forecast else ""
+            forecast = f"; forecast {money(budget.forecast, budget.currency)}" if budget.forecast else ""
             lines.append(
-                f"Budget: {_money(budget.spent, budget.currency)} spent of {_money(budget.planned, budget.currency)}"
+                f"Budget: {money(budget.spent, budget.currency)} spent of {money(budget.planned, budget.currency)}"
                 + forecast
             )
         lines += [f"Risk {r.id} materialized: {r.title} ({r.note})" for r in self.risks if r.materialized and r.open]
@@ -372,10 +373,6 @@ def _milestone(milestone: Milestone, pace: _Pace) -> MilestoneView:
     return MilestoneView(milestone.name, milestone.due, state, projected=projected)
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _against(moment: datetime, planned: date | None) -> str:
     if planned is None:
         return ""
@@ -391,10 +388,6 @@ def _against(moment: datetime, planned: date | None) -> str:
 HOST_COSTS = "per-host costs"
 TEAM_TIME = "team time"
 OTHER = "other"
-
-
-def _money(amount: Decimal | None, currency: str) -> str:
-    return f"{currency} {amount:,.2f}" if amount is not None else "unknown"
 
 
 def _budget(project: Project, status: RunStatus, events: Sequence[Event], prior: Decimal) -> BudgetView | None:

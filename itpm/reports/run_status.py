@@ -22,6 +22,7 @@ from itpm.log.events import (
     RunHalted,
     RunStarted,
 )
+from itpm.reports.wording import last_line
 
 __all__ = ["HostStepState", "RunStatus", "apply_event", "host_rows", "run_status", "summary_markdown"]
 
@@ -112,7 +113,7 @@ def apply_event(status: RunStatus, entry: Event) -> None:  # noqa: PLR0912 - one
         failed = entry.status in ("failed", "unreachable")
         status.states[key] = HostStepState.FAILED if failed else HostStepState.APPLIED
         if failed:
-            status.problems[key] = f"{entry.status} at {entry.failed_task}: {_last_line(entry.message)}"
+            status.problems[key] = f"{entry.status} at {entry.failed_task}: {last_line(entry.message)}"
     elif isinstance(entry, HostVerified):
         status.states[key] = HostStepState.VERIFIED if entry.passed else HostStepState.FAILED
         if not entry.passed:
@@ -126,11 +127,6 @@ def apply_event(status: RunStatus, entry: Event) -> None:  # noqa: PLR0912 - one
         status.finished = entry.status
         if entry.status == "completed":
             status.halt_reason = status.next_steps = ""
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 def host_rows(status: RunStatus) -> list[dict[str, str]]:
