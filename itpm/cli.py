@@ -16,6 +16,8 @@ import os
 import sys
 import threading
 import time
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,17 +25,20 @@ import typer
 from rich.console import Console
 
 from itpm import console as render
+from itpm.bookkeeping import BookkeepingError, add_note, book_cost, close_risk, raise_risk
 from itpm.errors import ExecutionError, ItpmError
 from itpm.execution.runner import new_run_id, plan_playbook, run_playbook
 from itpm.inventory import load_inventory
 from itpm.lab.fleet import lab_down, lab_status, lab_up
 from itpm.log.store import ProjectLog
+from itpm.models.project import Level
 from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.prefect_server import client_environment, ensure_server, healthy, stop_server
 from itpm.project_file import load_project, project_schema
 from itpm.project_run import ApprovalRefused, ProjectRun, check_approver, step_hosts
 from itpm.reports.run_status import run_status, summary_markdown
 from itpm.rollout import plan_batches
+from itpm.run_record import find_run, view_of
 from itpm.settings import Settings, load_settings
 from itpm.verification.runner import verify
 
@@ -314,6 +319,94 @@ def log_command(
         if not follow or log.events(run_id, kinds=["run_finished"]):
             return EXIT_OK
         time.sleep(1.0)
+
+
+@app.command("status")
+def status_command(
+    reference: Annotated[
+        str | None, typer.Argument(help="a run id, or a project (name or file) for its latest run; default: latest run")
+    ] = None,
+) -> int:
+    """Show where a run stands on one screen: progress, schedule, milestones, budget, risks, what needs attention."""
+    log = ProjectLog.for_settings(load_settings())
+    view = view_of(log, find_run(log, reference))
+    out.print(render.project_screen(view))
+    return EXIT_OK
+
+
+@app.command("book")
+def book_command(
+    run_id: Annotated[str, typer.Argument(help="the run the cost belongs to")],
+    *,
+    note: Annotated[str, typer.Option(help="what the cost was for")],
+    hours: Annotated[float | None, typer.Option(help="team time, at the role's rate from the project budget")] = None,
+    role: Annotated[str | None, typer.Option(help="the role the hours are paid at (default: yours)")] = None,
+    amount: Annotated[str | None, typer.Option(help="money spent on anything else, in the budget's currency")] = None,
+    identity: IdentityOption = None,
+) -> int:
+    """Book a cost against the project's budget: hours of team time, or an amount (a vendor invoice, a part)."""
+    try:
+        money = Decimal(amount) if amount is not None else None
+    except InvalidOperation:
+        raise BookkeepingError(f"--amount {amount!r} is not a number", fix="give it like 1250.00") from None
+    log = ProjectLog.for_settings(load_settings())
+    booked = book_cost(log, run_id, by=_identity(identity), note=note, hours=hours, role=role, amount=money)
+    out.print(f"booked {booked.currency} {booked.amount:,.2f} ({booked.category}) on run {run_id}")
+    return EXIT_OK
+
+
+class _RiskAction(StrEnum):
+    RAISE = "raise"
+    CLOSE = "close"
+
+
+@app.command("risk")
+def risk_command(
+    run_id: Annotated[str, typer.Argument(help="the run")],
+    action: Annotated[_RiskAction, typer.Argument(help="raise or close")],
+    risk_id: Annotated[str, typer.Argument(help="the risk's id, e.g. R1 (new ids need --title)")],
+    *,
+    note: Annotated[str, typer.Option(help="what happened, or why it is closed")] = "",
+    title: Annotated[str | None, typer.Option(help="a new risk's title")] = None,
+    likelihood: Annotated[Level | None, typer.Option(help="low, medium or high")] = None,
+    impact: Annotated[Level | None, typer.Option(help="low, medium or high")] = None,
+    owner: Annotated[str | None, typer.Option(help="who owns it (default: you)")] = None,
+    materialized: Annotated[bool, typer.Option(help="it happened, not only became likely")] = False,
+    identity: IdentityOption = None,
+) -> int:
+    """Raise a risk (new, or one of the project file's materializing) or close an open one."""
+    log = ProjectLog.for_settings(load_settings())
+    by = _identity(identity)
+    if action is _RiskAction.CLOSE:
+        close_risk(log, run_id, risk_id, by=by, note=note)
+        out.print(f"closed risk {risk_id} of run {run_id}")
+        return EXIT_OK
+    raise_risk(
+        log,
+        run_id,
+        risk_id,
+        by=by,
+        note=note,
+        title=title,
+        likelihood=likelihood.value if likelihood else None,
+        impact=impact.value if impact else None,
+        owner=owner,
+        materialized=materialized,
+    )
+    out.print(f"raised risk {risk_id} on run {run_id}")
+    return EXIT_OK
+
+
+@app.command("note")
+def note_command(
+    run_id: Annotated[str, typer.Argument(help="the run")],
+    text: Annotated[str, typer.Argument(help="the note")],
+    identity: IdentityOption = None,
+) -> int:
+    """Add a note to a run's record (a decision, a call with a vendor, a lesson learned)."""
+    add_note(ProjectLog.for_settings(load_settings()), run_id, author=_identity(identity), text=text)
+    out.print(f"noted on run {run_id}")
+    return EXIT_OK
 
 
 @server_app.command("start")

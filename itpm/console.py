@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from decimal import Decimal
+
+from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from itpm.execution.events import AnsibleEvent
 from itpm.lab.fleet import HostState, LabStatus
 from itpm.log.events import Event
 from itpm.models.results import CheckOutcome, HostStatus, PlaybookResult, VerificationResult
+from itpm.reports.project_view import MilestoneState, ProjectView
+from itpm.reports.wording import duration, last_line, money, when
 
-__all__ = ["LiveEvents", "event_line", "lab_table", "plan_text", "playbook_table", "verification_table"]
+__all__ = [
+    "LiveEvents",
+    "event_line",
+    "lab_table",
+    "plan_text",
+    "playbook_table",
+    "project_screen",
+    "verification_table",
+]
 
 _STATUS_STYLE = {
     HostStatus.OK: "green",
@@ -36,12 +50,7 @@ class LiveEvents:
         elif event.kind == "runner_on_failed" and not event.ignored:
             self.console.print(f"  [bold red]failed[/bold red] {event.host}: {event.message.splitlines()[0]}")
         elif event.kind == "runner_on_unreachable":
-            self.console.print(f"  [bold magenta]unreachable[/bold magenta] {event.host}: {_last_line(event.message)}")
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else text
+            self.console.print(f"  [bold magenta]unreachable[/bold magenta] {event.host}: {last_line(event.message)}")
 
 
 def playbook_table(result: PlaybookResult) -> Table:
@@ -58,7 +67,7 @@ def playbook_table(result: PlaybookResult) -> Table:
     for host, row in result.hosts.items():
         failure = ""
         if row.failure is not None:
-            failure = f"{row.failure.task}: {_last_line(row.failure.message)}"
+            failure = f"{row.failure.task}: {last_line(row.failure.message)}"
             if row.failure.host_key_mismatch:
                 failure += "\n(host key refused: if the host was rebuilt on purpose, update known_hosts)"
         table.add_row(
@@ -131,3 +140,74 @@ def _short(value: object) -> str:
     text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     first = text.splitlines()[0] if text else ""
     return first if len(first) <= _DETAIL_WIDTH else first[: _DETAIL_WIDTH - 3] + "..."
+
+
+_MILESTONE_STYLE = {
+    MilestoneState.REACHED: "green",
+    MilestoneState.REACHED_LATE: "yellow",
+    MilestoneState.ON_TRACK: "green",
+    MilestoneState.AT_RISK: "bold yellow",
+    MilestoneState.OVERDUE: "bold red",
+    MilestoneState.NOT_MEASURED: "dim",
+}
+_BAR_WIDTH = 40
+
+
+def project_screen(view: ProjectView) -> RenderableType:
+    """Return the PM's one-screen status: progress, schedule, milestones, budget, risks, what needs attention."""
+    status = view.status
+    state = status.finished or f"running, phase {status.phase}"
+    filled = round(_BAR_WIDTH * view.percent_complete / 100)
+    parts: list[RenderableType] = [
+        Text.from_markup(
+            f"[bold]{view.project.title}[/]  run {status.run_id}  ({state}, requested by {status.requester})"
+        ),
+        Text.from_markup(
+            f"[green]{'#' * filled}[/][dim]{'.' * (_BAR_WIDTH - filled)}[/] "
+            f"{status.verified} of {status.total} host-steps verified ({view.percent_complete:.0f}%)"
+        ),
+        Text(
+            f"Schedule: {view.schedule_sentence}; running for {duration(view.elapsed.total_seconds())}"
+            + (f", {view.throughput_per_hour:.1f} host-steps per hour" if view.throughput_per_hour else "")
+        ),
+    ]
+    if view.milestones:
+        table = Table("milestone", "due", "state", "reached / projected", title="Milestones", title_justify="left")
+        for m in view.milestones:
+            moment = when(m.reached_at) or when(m.projected)
+            table.add_row(m.name, str(m.due), f"[{_MILESTONE_STYLE[m.state]}]{m.state.value}[/]", moment)
+        parts.append(table)
+    budget = view.budget
+    if budget is not None:
+        table = Table("budget", "planned", "spent", title="Budget", title_justify="left")
+        for item in dict.fromkeys([*budget.planned_by_category, *budget.spent_by_category]):
+            planned = budget.planned_by_category.get(item)
+            table.add_row(
+                item,
+                money(planned, budget.currency) if planned is not None else "",
+                money(budget.spent_by_category.get(item, Decimal(0)), budget.currency),
+            )
+        style = "bold red" if budget.over_budget else "bold"
+        table.add_row(
+            f"[{style}]total[/]",
+            money(budget.planned, budget.currency),
+            f"[{style}]{money(budget.spent, budget.currency)} ({budget.percent_spent:.0f}%)[/]"
+            + (f", forecast {money(budget.forecast, budget.currency)}" if budget.forecast is not None else ""),
+        )
+        parts.append(table)
+    if view.open_risks:
+        parts.append(
+            Text(
+                "Open risks: "
+                + "; ".join(
+                    f"{r.id} {r.title} ({'MATERIALIZED' if r.materialized else r.impact})" for r in view.open_risks
+                )
+            )
+        )
+    attention = view.attention
+    parts.append(
+        Text.from_markup("[bold red]Needs attention:[/]\n" + "\n".join(f"- {escape(line)}" for line in attention))
+        if attention
+        else Text.from_markup("[green]Nothing needs attention.[/]")
+    )
+    return Group(*parts)

@@ -52,6 +52,7 @@ from itpm.models.project import PhaseName, Project, RiskSignal, Step
 from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.project_file import load_project
 from itpm.rollout import Batch, Verdict, judge_batch, plan_batches, still_to_do
+from itpm.run_record import RunNotFound, started_event
 from itpm.settings import Settings
 from itpm.verification.runner import verify
 
@@ -60,12 +61,6 @@ __all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunNotFound", "chec
 _CENT = Decimal("0.01")
 
 RunStatus = Literal["completed", "halted", "rejected", "dry_run", "failed"]
-
-
-class RunNotFound(ItpmError):
-    """No run with that id is in the project log."""
-
-    exit_code = 2
 
 
 class ApprovalRefused(ItpmError):
@@ -143,12 +138,7 @@ class ProjectRun:
     @classmethod
     def reopen(cls, run_id: str, settings: Settings) -> ProjectRun:
         """Return the logged run ``run_id`` ready to resume (same project file, requester and id)."""
-        log = ProjectLog.for_settings(settings)
-        started = [e for e in log.events(run_id, kinds=["run_started"]) if isinstance(e, RunStarted)]
-        if not started:
-            known = ", ".join(log.run_ids()[-5:]) or "none yet"
-            raise RunNotFound(f"no run {run_id!r} in the project log {log.url}", fix=f"recent runs: {known}")
-        first = started[0]
+        first = started_event(ProjectLog.for_settings(settings), run_id)
         return cls.open(Path(first.project_file), settings, requester=first.requester, run_id=run_id)
 
     # -- recording ---------------------------------------------------------------------------------------------
