@@ -8,7 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ITPM := $(VENV)/bin/itpm
 HOSTS ?= 5
-APT_PACKAGES := debootstrap iproute2 util-linux openssh-client iptables python3-venv
+# postgresql: the tests run the project log on a private PostgreSQL cluster too (tests/postgres.py);
+# chromium: the HTML report and the Prefect UI are checked in headless Chromium (tests/browser.py).
+APT_PACKAGES := debootstrap iproute2 util-linux openssh-client iptables python3-venv chromium postgresql
 
 .PHONY: setup apt-packages run test lint stop clean
 

@@ -28,6 +28,8 @@ from itpm.log.store import ProjectLog, locks_table
 
 __all__ = ["HostLocks", "HostsLocked", "lock_key"]
 
+_DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
+
 
 class HostsLocked(ItpmError):
     """Hosts are held by other runs; ``holders`` maps each host to the run holding it."""
@@ -80,22 +82,38 @@ class HostLocks:
                 }
                 if holders:
                     return holders
-                # Expired leases (crashed runs) and this run's own earlier locks are taken over.
-                connection.execute(delete(locks_table).where(locks_table.c.host_key.in_(list(keys))))
+                # Expired leases (crashed runs) and this run's own earlier locks are taken over. The conditions
+                # are checked again here, not only by the read above: on PostgreSQL another run may have taken
+                # or renewed a lock since (each statement sees what is committed when it starts), and that lock
+                # must stay; the insert below then fails on it.
+                connection.execute(
+                    delete(locks_table).where(
+                        locks_table.c.host_key.in_(list(keys)),
+                        (locks_table.c.run_id == self.run_id) | (locks_table.c.expires_at <= moment),
+                    )
+                )
+                # In key order: two runs inserting overlapping hosts wait on the first key they share instead
+                # of each holding a key the other wants (a deadlock on PostgreSQL).
                 connection.execute(
                     locks_table.insert(),
                     [
                         {
                             "host_key": key,
-                            "host": name,
+                            "host": keys[key],
                             "run_id": self.run_id,
                             "acquired_at": moment,
                             "expires_at": expires,
                         }
-                        for key, name in keys.items()
+                        for key in sorted(keys)
                     ],
                 )
-        except exc.IntegrityError:  # another run inserted first between our read and write (PostgreSQL)
+        except exc.IntegrityError:  # another run took a host between our read and write (PostgreSQL)
+            return {name: "another run" for name in hosts}
+        except exc.OperationalError as error:
+            # PostgreSQL broke a deadlock by ending this transaction: the takeover of an expired lease met its
+            # holder's late renewal (which locks the same rows in another order). Like a held host: try again.
+            if getattr(error.orig, "sqlstate", None) != _DEADLOCK_DETECTED:
+                raise
             return {name: "another run" for name in hosts}
         return {}
 

@@ -1,43 +1,66 @@
-"""Where the project log lives: SQLite in the state directory by default, or another SQLAlchemy URL.
+"""Where the project log lives: SQLite in the state directory by default, or PostgreSQL by URL.
 
-Only SQLite is tested so far; PostgreSQL (shared with a scaled-out Prefect) needs a driver and its own tests.
+Both are tested. ``ITPM_LOG_URL=postgresql+psycopg://user:password@host/db`` shares one log between machines;
+give it a database of its own (Prefect's, for one, has an ``events`` table too). Opening a log brings its
+database to the newest schema (itpm.log.migrations); the tables below are the query side of that schema and
+must match the newest revision (a test compares them).
 
 Each event is committed on its own, so a SIGKILL of a flow loses nothing it had logged. SQLite runs in WAL
 mode with ``BEGIN IMMEDIATE`` transactions: several flow processes append at once, and a writer waits for
 another (``busy_timeout``) instead of failing.
 
->>> log = ProjectLog("sqlite://")  # doctest: +SKIP
+>>> log = ProjectLog("sqlite:////tmp/log.sqlite")  # doctest: +SKIP
 >>> log.append(PhaseChanged(run_id="r1", project="p", phase="planning"))  # doctest: +SKIP
+1
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
-from datetime import datetime
-from typing import TypedDict, Unpack
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal, TypedDict, Unpack
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     event,
     select,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 
-from itpm.log.events import Event, event_adapter
+from itpm.log import migrations
+from itpm.log.events import Event, RunFinished, RunStarted, event_adapter
 from itpm.settings import Settings
 
-__all__ = ["ProjectLog", "events_table", "locks_table", "log_url", "metadata"]
+__all__ = [
+    "ProjectLog",
+    "RunStatus",
+    "RunSummary",
+    "events_table",
+    "locks_table",
+    "log_engine",
+    "log_url",
+    "metadata",
+    "runs_table",
+]
 
 metadata = MetaData()
 
@@ -53,6 +76,7 @@ events_table = Table(
     Column("batch", String(200)),
     Column("host", String(255), index=True),
     Column("payload", JSON, nullable=False),
+    Index("ix_events_project_at", "project", "at"),
 )
 
 # Host locks live beside the events (see itpm.log.locks): the same database, so they hold wherever the log does.
@@ -66,10 +90,64 @@ locks_table = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
+# One row per run, kept by ``ProjectLog.append`` from the run's events, so that listings need not read them all.
+runs_table = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(100), primary_key=True),
+    Column("project", String(100), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("requester", String(200), nullable=False),
+    Column("project_file", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Index("ix_runs_project_started_at", "project", "started_at"),
+)
+
+RunStatus = Literal["running", "completed", "halted", "rejected", "dry_run", "failed"]
+
+
+class RunSummary(BaseModel):
+    """A run as listings show it, from the ``runs`` table.
+
+    >>> log.runs("baseline-rollout")[0]  # doctest: +SKIP
+    RunSummary(run_id='20250101-120000-ab12', project='baseline-rollout', title='Baseline', requester='dana',
+               project_file='projects/baseline-rollout.yaml', started_at=datetime(2025, 1, 1, 12, 0, tzinfo=UTC),
+               updated_at=datetime(2025, 1, 1, 12, 9, tzinfo=UTC), status='completed', dry_run=False)
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    project: str
+    title: str
+    requester: str
+    project_file: str
+    started_at: datetime
+    updated_at: datetime
+    status: RunStatus  # the last RunFinished after the latest RunStarted; running without one
+    dry_run: bool
+
 
 def log_url(settings: Settings) -> str:
     """Return the project log's database URL: ``ITPM_LOG_URL``, or SQLite in the state directory."""
     return settings.log_url or f"sqlite:///{settings.state_dir / 'project-log.sqlite'}"
+
+
+def log_engine(url: str) -> Engine:
+    """Return an engine for the log database at ``url``, tuned for many writing processes (SQLite: see above)."""
+    if url.startswith("sqlite"):
+        # NullPool: a connection per use, so forked workers and threads never share one.
+        engine = create_engine(url, poolclass=NullPool)
+        _tune_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+# How long an SQLite writer waits for another before it fails (seconds).
+_BUSY_TIMEOUT_S = 30
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -78,14 +156,36 @@ def _tune_sqlite(engine: Engine) -> None:
         # pysqlite would open transactions lazily and deferred; itpm opens them itself, IMMEDIATE, below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_S * 1000}")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    # A database stays in WAL mode once switched, but processes opening a new one switch it at once, and two
+    # switches can each hold a lock the other needs. SQLite then fails one at once (busy_timeout does not
+    # apply to a deadlock), so that one tries again.
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
+
+
+def _utc(moment: datetime) -> datetime:
+    # The log keeps UTC only. A naive time is UTC (SQLite returns every time naive); PostgreSQL would read a
+    # naive parameter in the session's time zone, and returns aware times in it.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class EventFilter(TypedDict, total=False):
@@ -100,16 +200,19 @@ class EventFilter(TypedDict, total=False):
 
 
 class ProjectLog:
-    """Append events and query them by run, project, kind, step, host and time."""
+    """Append events and query them by run, project, kind, step, host and time; list runs.
+
+    Close it (or use it as a context manager) to close its database connections.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        sqlite = url.startswith("sqlite")
-        # NullPool for SQLite: a connection per use, so forked workers and threads never share one.
-        self.engine = create_engine(url, poolclass=NullPool) if sqlite else create_engine(url, pool_pre_ping=True)
-        if sqlite:
-            _tune_sqlite(self.engine)
-        metadata.create_all(self.engine)
+        self.engine = log_engine(url)
+        try:
+            migrations.upgrade(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     @classmethod
     def for_settings(cls, settings: Settings) -> ProjectLog:
@@ -117,21 +220,38 @@ class ProjectLog:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         return cls(log_url(settings))
 
-    def append(self, entry: Event) -> None:
-        """Commit one event."""
+    def close(self) -> None:
+        """Close the pooled database connections (the log can still be used; it connects again)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> ProjectLog:
+        return self
+
+    def __exit__(
+        self, _type: type[BaseException] | None, _value: BaseException | None, _traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def append(self, entry: Event) -> int:
+        """Commit one event, and its run's row in ``runs`` with it; return the event's id in the log: ``42``."""
+        at = _utc(entry.at)
         with self.engine.begin() as connection:
-            connection.execute(
-                events_table.insert().values(
+            event_id = connection.execute(
+                events_table.insert()
+                .values(
                     run_id=entry.run_id,
                     project=entry.project,
                     kind=entry.kind,
-                    at=entry.at,
+                    at=at,
                     step=entry.step,
                     batch=entry.batch,
                     host=entry.host,
                     payload=json.loads(entry.model_dump_json()),
                 )
-            )
+                .returning(events_table.c.id)
+            ).scalar_one()
+            _track_run(connection, entry, at)
+        return int(event_id)
 
     def events(self, run_id: str | None = None, **filters: Unpack[EventFilter]) -> list[Event]:
         """Return matching events in the order they were logged."""
@@ -151,7 +271,7 @@ class ProjectLog:
             query = query.where(events_table.c.kind.in_(list(kinds)))
         since = filters.get("since")
         if since is not None:
-            query = query.where(events_table.c.at >= since)
+            query = query.where(events_table.c.at >= _utc(since))
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(events_table.c.id)).all()
         return [(row.id, event_adapter.validate_python(row.payload)) for row in rows]
@@ -164,3 +284,70 @@ class ProjectLog:
         with self.engine.connect() as connection:
             ids = [row.run_id for row in connection.execute(query.order_by(events_table.c.id))]
         return list(dict.fromkeys(ids))
+
+    def runs(self, project: str | None = None) -> list[RunSummary]:
+        """Return the runs in the log (of one project), newest start first (see ``RunSummary``)."""
+        query = select(runs_table)
+        if project is not None:
+            query = query.where(runs_table.c.project == project)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(runs_table.c.started_at.desc(), runs_table.c.run_id.desc()))
+            return [
+                RunSummary(
+                    run_id=row.run_id,
+                    project=row.project,
+                    title=row.title,
+                    requester=row.requester,
+                    project_file=row.project_file,
+                    started_at=_utc(row.started_at),
+                    updated_at=_utc(row.updated_at),
+                    status=row.status,
+                    dry_run=row.dry_run,
+                )
+                for row in rows
+            ]
+
+
+def _track_run(connection: Connection, entry: Event, at: datetime) -> None:
+    """Bring the run's row in ``runs`` up to ``entry``, as migration 0002 derives it from the events."""
+    if isinstance(entry, RunStarted):
+        row: dict[str, Any] = {
+            "run_id": entry.run_id,
+            "project": entry.project,
+            "title": entry.title,
+            "requester": entry.requester,
+            "project_file": entry.project_file,
+            "started_at": at,
+            "updated_at": at,
+            "status": "running",
+            "dry_run": entry.dry_run,
+        }
+        _upsert_run(connection, row)
+        return
+    changes: dict[str, Any] = {"updated_at": at}
+    if isinstance(entry, RunFinished):
+        changes["status"] = entry.status
+    # A run that never logged its start has no row: it is not listed, as run_ids does not list it either.
+    connection.execute(update(runs_table).where(runs_table.c.run_id == entry.run_id).values(changes))
+
+
+def _upsert_run(connection: Connection, row: dict[str, Any]) -> None:
+    # A resumption starts the run again: it keeps its first start time and takes the rest from the new start.
+    # Insert-or-update in one statement, so two processes starting one run at once cannot both insert.
+    changes = {name: value for name, value in row.items() if name not in {"run_id", "started_at"}}
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            postgresql.insert(runs_table)
+            .values(row)
+            .on_conflict_do_update(index_elements=[runs_table.c.run_id], set_=changes)
+        )
+    elif connection.dialect.name == "sqlite":
+        connection.execute(
+            sqlite.insert(runs_table)
+            .values(row)
+            .on_conflict_do_update(index_elements=[runs_table.c.run_id], set_=changes)
+        )
+    else:  # other databases: untested, and two processes starting one run at once may collide
+        updated = connection.execute(update(runs_table).where(runs_table.c.run_id == row["run_id"]).values(changes))
+        if updated.rowcount == 0:
+            connection.execute(runs_table.insert().values(row))
