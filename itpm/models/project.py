@@ -160,7 +160,17 @@ class Stakeholder(_Strict):
     name: str
     role: str
     wants: tuple[Notice, ...] = (Notice.COMPLETION,)
-    channel: str | None = None  # "email:cio@example.com", "webhook:https://...", "file:reports/cio"
+    channel: str | None = None  # "email:cio@example.com", "webhook:https://...", "file:reports/cio", or "secret:..."
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, channel: str | None) -> str | None:
+        # Imported here: itpm.notify builds on these models, so a module-level import would be circular.
+        from itpm.notify.address import parse_channel  # noqa: PLC0415
+
+        if channel is not None:
+            parse_channel(channel)  # raises ValueError saying what a channel looks like
+        return channel
 
 
 class RiskSignal(StrEnum):
