@@ -14,7 +14,7 @@ from itpm.lab.fleet import HostState, LabStatus
 from itpm.log.events import Event
 from itpm.models.results import CheckOutcome, HostStatus, PlaybookResult, VerificationResult
 from itpm.reports.project_view import MilestoneState, ProjectView
-from itpm.reports.wording import duration, last_line, money, when
+from itpm.reports.wording import duration, last_line, money, percent, when
 
 __all__ = [
     "LiveEvents",
@@ -164,7 +164,7 @@ def project_screen(view: ProjectView) -> RenderableType:
         ),
         Text.from_markup(
             f"[green]{'#' * filled}[/][dim]{'.' * (_BAR_WIDTH - filled)}[/] "
-            f"{status.verified} of {status.total} host-steps verified ({view.percent_complete:.0f}%)"
+            f"{status.verified} of {status.total} host-steps verified ({percent(view.percent_complete)})"
         ),
         Text(
             f"Schedule: {view.schedule_sentence}; running for {duration(view.elapsed.total_seconds())}"
@@ -191,7 +191,7 @@ def project_screen(view: ProjectView) -> RenderableType:
         table.add_row(
             f"[{style}]total[/]",
             money(budget.planned, budget.currency),
-            f"[{style}]{money(budget.spent, budget.currency)} ({budget.percent_spent:.0f}%)[/]"
+            f"[{style}]{money(budget.spent, budget.currency)} ({percent(budget.percent_spent)})[/]"
             + (f", forecast {money(budget.forecast, budget.currency)}" if budget.forecast is not None else ""),
         )
         parts.append(table)

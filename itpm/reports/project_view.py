@@ -199,6 +199,8 @@ class ProjectView:
         """Return the schedule in one sentence, e.g. ``projected finish 2026-11-26 14:05 UTC, 1 day early``."""
         if self.status.finished == "completed" and self.ended_at is not None:
             return f"finished {when(self.ended_at)}" + _against(self.ended_at, self.planned_finish)
+        if self.status.finished == "dry_run":
+            return f"dry run (audit and plan only) finished {when(self.ended_at or self.as_of)}"
         if self.status.finished:
             return f"stopped ({self.status.finished}) {when(self.ended_at or self.as_of)}"
         if self.projected_finish is None:

@@ -22,7 +22,7 @@ from itpm.log.events import ApprovalDecided, Event, HostApplied, HostVerified, R
 from itpm.reports.project_view import MilestoneState, ProjectView
 from itpm.reports.run_status import HostStepState
 from itpm.reports.section import ReportSection
-from itpm.reports.wording import duration, last_line, when
+from itpm.reports.wording import duration, last_line, percent, plural, when
 
 __all__ = ["Recommendation", "next_steps", "next_steps_sections", "retrospective"]
 
@@ -81,14 +81,15 @@ def _cost(view: ProjectView) -> ReportSection:
         return ReportSection("Cost: planned vs actual", paragraphs=("The project file has no budget.",))
     money = budget.currency
     lines = [
-        f"Spent {money} {budget.spent:,.2f} of {money} {budget.planned:,.2f} planned ({budget.percent_spent:.0f}%)"
+        f"Spent {money} {budget.spent:,.2f} of {money} {budget.planned:,.2f} planned ({percent(budget.percent_spent)})"
         + (f"; forecast at completion {money} {budget.forecast:,.2f}." if budget.forecast is not None else ".")
     ]
     if budget.hours_by_role:
         lines.append(
-            "Team time: " + ", ".join(f"{h:.2f} hours of {role}" for role, h in sorted(budget.hours_by_role.items()))
+            "Team time: " + ", ".join(f"{h:.1f} hours of {role}" for role, h in sorted(budget.hours_by_role.items()))
         )
-    categories = dict.fromkeys([*budget.planned_by_category, *budget.spent_by_category])
+    spent = {name: amount for name, amount in budget.spent_by_category.items() if amount}
+    categories = dict.fromkeys([*budget.planned_by_category, *spent])
     rows = tuple(
         {
             "item": name,
@@ -215,7 +216,8 @@ def next_steps(view: ProjectView, events: Sequence[Event]) -> tuple[Recommendati
     for step, check, failing in _non_compliant(events):
         found.append(
             Recommendation(
-                50 + len(failing), f"Remediate {check} of step {step} on {len(failing)} hosts: {', '.join(failing)}."
+                50 + len(failing),
+                f"Remediate {check} of step {step} on {plural(len(failing), 'host')}: {', '.join(failing)}.",
             )
         )
     budget = view.budget

@@ -22,9 +22,9 @@ from itpm.log.events import (
     RunHalted,
     RunStarted,
 )
-from itpm.reports.wording import last_line
+from itpm.reports.wording import last_line, percent
 
-__all__ = ["HostStepState", "RunStatus", "apply_event", "host_rows", "run_status", "summary_markdown"]
+__all__ = ["HostStepState", "RunStatus", "apply_event", "host_rows", "run_status", "step_rows", "summary_markdown"]
 
 
 class HostStepState(StrEnum):
@@ -147,6 +147,18 @@ def host_rows(status: RunStatus) -> list[dict[str, str]]:
     return rows
 
 
+def step_rows(status: RunStatus, step: str) -> list[dict[str, str]]:
+    """Return one table row per host of ``step``: its state there, and what failed if anything did."""
+    return [
+        {
+            "host": host,
+            "state": status.states.get((step, host), HostStepState.PENDING).value,
+            "needs attention": status.problems.get((step, host), ""),
+        }
+        for host in status.hosts_of(step)
+    ]
+
+
 def summary_markdown(status: RunStatus, steps: Sequence[str] | None = None) -> str:
     """Return a short status report in plain words for the project manager."""
     state = status.finished or f"running ({status.phase})"
@@ -156,7 +168,7 @@ def summary_markdown(status: RunStatus, steps: Sequence[str] | None = None) -> s
         f"**Run** `{status.run_id}` requested by {status.requester or 'unknown'}: **{state}**"
         + (" (dry run: audit and plan only, nothing changed)" if status.dry_run else ""),
         "",
-        f"**Progress**: {status.verified} of {status.total} host-steps verified ({status.progress_percent:.0f}%).",
+        f"**Progress**: {status.verified} of {status.total} host-steps verified ({percent(status.progress_percent)}).",
     ]
     for step in steps or status.steps:
         hosts = status.hosts_of(step)

@@ -2,6 +2,8 @@
 
 >>> when(datetime(2026, 11, 26, 14, 5, tzinfo=UTC)), duration(5400), money(Decimal("1240.5"), "EUR")
 ('2026-11-26 14:05 UTC', '90 min', 'EUR 1,240.50')
+>>> percent(7.5), percent(99.97), plural(1, "host"), plural(3, "host")
+('7.5%', '99.9%', '1 host', '3 hosts')
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-__all__ = ["duration", "last_line", "money", "when"]
+__all__ = ["duration", "last_line", "money", "percent", "plural", "when"]
 
 
 def when(moment: datetime | None) -> str:
@@ -36,3 +38,20 @@ def last_line(text: str) -> str:
     """Return the last non-blank line of ``text`` (where Ansible and pytest put the reason)."""
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
+
+
+def percent(value: float) -> str:
+    """Return a percentage to one decimal, without a trailing ``.0``: ``'50%'``, ``'7.5%'``.
+
+    Never ``'100%'`` for a share short of all, nor ``'0%'`` for a share above nothing: a sponsor reads those as
+    done and not started.
+    """
+    shown = round(value, 1)
+    if 0 < value < 100:  # noqa: PLR2004 - the ends of a percentage
+        shown = min(max(shown, 0.1), 99.9)
+    return f"{shown:.1f}".removesuffix(".0") + "%"
+
+
+def plural(count: int, noun: str) -> str:
+    """Return ``'1 host'``, ``'3 hosts'``, ``'2 batches'``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}{'es' if noun.endswith(('ch', 'sh', 's')) else 's'}"

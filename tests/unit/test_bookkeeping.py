@@ -107,7 +107,7 @@ def test_status_and_book_at_the_command_line(log: ProjectLog, tmp_path: Path) ->
     shown = itpm("status", "baseline-rollout", state=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "0 of 2 host-steps verified (0%)" in shown.stdout
-    assert "EUR 180.00 (4%)" in shown.stdout
+    assert "EUR 180.00 (4.5%)" in shown.stdout
     assert "Every host baselined" in shown.stdout
     bad = itpm("book", RUN, "--amount", "lots", "--note", "x", state=tmp_path)
     assert (bad.returncode, "Traceback" in bad.stderr) == (2, False)

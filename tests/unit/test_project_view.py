@@ -20,6 +20,7 @@ from itpm.log.events import (
     StepAudited,
 )
 from itpm.models.project import Project
+from itpm.reports.briefing import briefing_of
 from itpm.reports.project_view import MilestoneState, project_view
 
 HOSTS = [f"h{i}" for i in range(1, 11)]
@@ -206,3 +207,14 @@ def test_risks_materialize_and_close() -> None:
     assert "Risk R1 materialized: hosts lose SSH (unreachable in s/batch 1: h3)" in view.attention
     closed = project_view(PROJECT, [*first_half(), raised, RiskClosed(**COMMON, risk_id="R1", by="dana")], as_of=at(60))
     assert [r.id for r in closed.open_risks] == ["R2"]
+
+
+def test_a_notice_briefing_puts_the_view_into_sentences() -> None:
+    briefing = briefing_of(project_view(PROJECT, first_half(), as_of=at(630)), links=["itpm status r1"])
+    assert briefing.progress == "5 of 10 host-steps verified (50%)"
+    assert briefing.budget == "EUR 150.00 of EUR 2,000.00 spent (7.5%); forecast at completion EUR 300.00"
+    assert briefing.schedule == (
+        "projected finish 2026-11-27 06:30 UTC, 1 day late (planned 2026-11-26); "
+        "milestone 'Rollout done' due 2026-11-26 is at risk (projected 2026-11-27 06:30 UTC)"
+    )
+    assert briefing.links == ["itpm status r1"]

@@ -87,7 +87,7 @@ def test_retrospective_names_failures_rework_approvals_and_risks() -> None:
         "R1 hosts lose SSH (owner Dana; still open): unreachable in s/batch 2: h6",
     )
     cost = sections["Cost: planned vs actual"]
-    assert cost.paragraphs[0].startswith("Spent EUR 150.00 of EUR 2,000.00 planned (8%)")
+    assert cost.paragraphs[0].startswith("Spent EUR 150.00 of EUR 2,000.00 planned (7.5%)")
     assert "stopped (halted) 2026-11-26 11:16 UTC" in sections["Time: planned vs actual"].paragraphs[1]
 
 
@@ -136,4 +136,4 @@ def test_what_the_re_audit_still_finds_is_to_remediate() -> None:
         ),
     ]
     view = project_view(PROJECT, events, as_of=at(90))
-    assert "Remediate test_b of step s on 1 hosts: h1." in [r.text for r in next_steps(view, events)]
+    assert "Remediate test_b of step s on 1 host: h1." in [r.text for r in next_steps(view, events)]

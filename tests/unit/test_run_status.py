@@ -18,7 +18,7 @@ from itpm.log.events import (
 )
 from itpm.project_file import load_project
 from itpm.project_run import check_approver
-from itpm.reports.run_status import HostStepState, host_rows, run_status, summary_markdown
+from itpm.reports.run_status import HostStepState, host_rows, run_status, step_rows, summary_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = load_project(REPO / "projects" / "baseline-rollout.yaml")
@@ -95,7 +95,7 @@ def test_rows_and_summary_are_plain_words() -> None:
     assert rows[0] == {"host": "h1", "s": "verified", "needs attention": ""}
     assert rows[2]["s"] == "rolled back" and rows[2]["needs attention"] == "s: test_x: bad"
     summary = summary_markdown(status)
-    assert "**halted**" in summary and "1 of 3 host-steps verified (33%)" in summary
+    assert "**halted**" in summary and "1 of 3 host-steps verified (33.3%)" in summary
     assert "rolled back: h2, h3" in summary and "**Next**: fix, then resume" in summary
     assert "<" not in summary and "HostStepState" not in summary  # no Python reprs for a PM
 
@@ -117,3 +117,16 @@ def test_a_step_narrowed_to_some_hosts_counts_only_those() -> None:
     status = run_status([started, verified])
     assert (status.verified, status.total) == (1, 3)
     assert host_rows(status)[1] == {"host": "h2", "all": "pending", "web": "not in this step", "needs attention": ""}
+
+
+def test_a_table_per_step() -> None:
+    status = run_status(_events())  # type: ignore[arg-type]
+    assert step_rows(status, "s") == [
+        {"host": "h1", "state": "verified", "needs attention": ""},
+        {
+            "host": "h2",
+            "state": "rolled back",
+            "needs attention": "unreachable at x: ssh: connect to host 10.77.0.3 port 22: Connection refused",
+        },
+        {"host": "h3", "state": "rolled back", "needs attention": "test_x: bad"},
+    ]
