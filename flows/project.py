@@ -28,13 +28,18 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run as current_flow_run
 
+from flows.secrets import PrefectSecrets
 from itpm.errors import ItpmError
 from itpm.log.events import StepPlanned, now
 from itpm.models.project import PhaseName, Step
 from itpm.project_file import load_project
-from itpm.project_run import BatchOutcome, ProjectRun
-from itpm.reports.run_status import host_rows, run_status, summary_markdown
+from itpm.project_run import BatchOutcome, ProjectRun, RunEnd
+from itpm.reports.markdown_report import render_markdown, section_markdown
+from itpm.reports.report_files import write_report
+from itpm.reports.retrospective import next_steps_sections, retrospective
+from itpm.reports.run_status import host_rows, run_status, step_rows
 from itpm.rollout import Batch, Verdict
+from itpm.run_record import view_of
 from itpm.settings import load_settings
 
 __all__ = ["ApprovalInput", "RolloutHalted", "RunRejected", "project_flow", "run_tags"]
@@ -113,17 +118,47 @@ class _Board:
         self.progress_id = progress_id
 
     def update(self, final: bool = False) -> None:
-        status = run_status(self.run.history())
-        update_progress_artifact(self.progress_id, status.progress_percent)
+        view = view_of(self.run.log, self.run.run_id)
+        status = view.status
+        update_progress_artifact(self.progress_id, view.percent_complete)
         if final or status.verified or status.problems:
             create_table_artifact(
                 table=host_rows(status),
                 key=f"{self.key}-hosts",
                 description=f"{self.run.project.title}: each host in each step",
             )
+            for step in status.steps:
+                create_table_artifact(
+                    table=step_rows(status, step), key=f"{self.key}-step-{step}", description=f"Step {step}: each host"
+                )
             create_markdown_artifact(
-                markdown=summary_markdown(status), key=f"{self.key}-status", description="Status report"
+                markdown=render_markdown(view), key=f"{self.key}-status", description="Status report"
             )
+
+    def close(self) -> Path:
+        """Attach the retrospective and the next steps, and write the HTML report; return the report's path."""
+        view = view_of(self.run.log, self.run.run_id)
+        events = self.run.history()
+        retro, ahead = retrospective(view, events), next_steps_sections(view, events)
+        create_markdown_artifact(
+            markdown="# Retrospective\n\n" + "\n".join(section_markdown(s) for s in retro),
+            key=f"{self.key}-retrospective",
+            description=f"{self.run.project.title}: planned vs actual, what failed, rework, approvals, risks",
+        )
+        create_markdown_artifact(
+            markdown="# Next steps\n\n" + "\n".join(section_markdown(s) for s in ahead),
+            key=f"{self.key}-next-steps",
+            description=f"{self.run.project.title}: what to do next, highest impact first",
+        )
+        return write_report(view, (*retro, *ahead), self.run.settings.state_dir / "reports").html
+
+
+def _close(run: ProjectRun, board: _Board, status: RunEnd) -> None:
+    """Log the end of the run, refresh its artifacts, and write the retrospective, next steps and report."""
+    run.finish(status)
+    board.update(final=True)
+    report = board.close()
+    get_run_logger().info("report: %s", report)
 
 
 def _await_approval(run: ProjectRun, step: Step) -> bool:
@@ -179,6 +214,8 @@ def _plan_summary(run: ProjectRun, step: Step) -> str:
 def project_flow(project_file: str, run_id: str, requester: str, dry_run: bool = False) -> str:
     """Run (or resume) a project; return ``completed``, ``dry_run`` or raise RolloutHalted / RunRejected."""
     run = ProjectRun.open(Path(project_file), load_settings(), requester=requester, run_id=run_id)
+    run.secrets = PrefectSecrets()
+    run.links = tuple(link for link in (current_flow_run.ui_url,) if link)
     project = run.project
     with get_client(sync_client=True) as client:
         flow_run_id = current_flow_run.id
@@ -193,23 +230,20 @@ def project_flow(project_file: str, run_id: str, requester: str, dry_run: bool =
         audit_step(run, step.name, "before")
         plan_step(run, step.name)
     if dry_run:
-        run.finish("dry_run")
-        board.update(final=True)
+        _close(run, board, "dry_run")
         return "dry_run"
 
     run.enter_phase(PhaseName.EXECUTION)
     for step in project.steps:
         if run.approval_needed(step) and not _await_approval(run, step):
-            run.finish("rejected")
-            board.update(final=True)
+            _close(run, board, "rejected")
             raise RunRejected(f"step {step.name} of run {run_id} was rejected", fix="see the approval comment")
         for batch in run.batches(step):
             run.wait_for_window(step)
             outcome = run_batch(run, step.name, batch, batch.label)
             board.update()
             if outcome.verdict is Verdict.HALTED:
-                run.finish("halted")
-                board.update(final=True)
+                _close(run, board, "halted")
                 status = run_status(run.history())
                 raise RolloutHalted(run_id, outcome, status.halt_reason, status.next_steps)
             if step.strategy.pause_seconds and not outcome.skipped:
@@ -219,6 +253,5 @@ def project_flow(project_file: str, run_id: str, requester: str, dry_run: bool =
     for step in project.steps:
         audit_step(run, step.name, "after")
     run.enter_phase(PhaseName.CLOSURE)
-    run.finish("completed")
-    board.update(final=True)
+    _close(run, board, "completed")
     return "completed"

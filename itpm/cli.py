@@ -36,6 +36,8 @@ from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.prefect_server import client_environment, ensure_server, healthy, stop_server
 from itpm.project_file import load_project, project_schema
 from itpm.project_run import ApprovalRefused, ProjectRun, check_approver, step_hosts
+from itpm.reports.report_files import write_report
+from itpm.reports.retrospective import next_steps_sections, retrospective
 from itpm.reports.run_status import run_status, summary_markdown
 from itpm.rollout import plan_batches
 from itpm.run_record import find_run, view_of
@@ -230,6 +232,7 @@ def _run_flow(settings: Settings, project_file: Path, run_id: str, requester: st
         follower.join(timeout=5)
     status = run_status(ProjectLog.for_settings(settings).events(run_id))
     out.print(summary_markdown(status), highlight=False)
+    out.print(f"where it stands: itpm status {run_id}; the report: itpm report {run_id}", highlight=False)
     # Completed with failures inside max_fail_percent is still a rollout with failed hosts: not a clean 0.
     return EXIT_OK if outcome in ("completed", "dry_run") and not status.problems else EXIT_FAILED
 
@@ -331,6 +334,30 @@ def status_command(
     log = ProjectLog.for_settings(load_settings())
     view = view_of(log, find_run(log, reference))
     out.print(render.project_screen(view))
+    return EXIT_OK
+
+
+@app.command("report")
+def report_command(
+    reference: Annotated[
+        str | None, typer.Argument(help="a run id, or a project (name or file) for its latest run; default: latest run")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="directory for the report (default: .itpm/reports)")
+    ] = None,
+) -> int:
+    """Write a run's status report, retrospective and next steps as self-contained HTML and as Markdown."""
+    settings = load_settings()
+    log = ProjectLog.for_settings(settings)
+    run_id = find_run(log, reference)
+    view = view_of(log, run_id)
+    events = log.events(run_id)
+    files = write_report(
+        view,
+        (*retrospective(view, events), *next_steps_sections(view, events)),
+        out_dir or settings.state_dir / "reports",
+    )
+    out.print(f"{files.html}\n{files.markdown}", highlight=False)
     return EXIT_OK
 
 

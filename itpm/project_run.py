@@ -50,17 +50,19 @@ from itpm.log.locks import HostLocks, lock_key
 from itpm.log.store import ProjectLog
 from itpm.models.project import PhaseName, Project, RiskSignal, Step
 from itpm.models.results import PlaybookResult, VerificationResult
-from itpm.project_file import load_project
+from itpm.notify import SecretSource, notice_for, notify
+from itpm.project_file import find_repo_root, load_project
+from itpm.reports.briefing import briefing_of
 from itpm.rollout import Batch, Verdict, judge_batch, plan_batches, still_to_do
-from itpm.run_record import RunNotFound, started_event
+from itpm.run_record import RunNotFound, started_event, view_of
 from itpm.settings import Settings
 from itpm.verification.runner import verify
 
-__all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunNotFound", "check_approver", "step_hosts"]
+__all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunEnd", "RunNotFound", "check_approver", "step_hosts"]
 
 _CENT = Decimal("0.01")
 
-RunStatus = Literal["completed", "halted", "rejected", "dry_run", "failed"]
+RunEnd = Literal["completed", "halted", "rejected", "dry_run", "failed"]
 
 
 class ApprovalRefused(ItpmError):
@@ -119,7 +121,10 @@ class ProjectRun:
     log: ProjectLog
     inventory: Inventory
     on_event: EventCallback | None = None
+    secrets: SecretSource | None = None  # for notification channels (None: the environment)
+    links: tuple[str, ...] = ()  # where a stakeholder can look (the Prefect UI run, `itpm status RUN`)
     _locks: HostLocks | None = field(default=None, repr=False)
+    _dry_run: bool = field(default=False, repr=False)
 
     @classmethod
     def open(cls, project_file: Path, settings: Settings, *, requester: str, run_id: str | None = None) -> ProjectRun:
@@ -154,8 +159,28 @@ class ProjectRun:
         return {"run_id": self.run_id, "project": self.project.name}
 
     def record(self, entry: Event) -> None:
-        """Commit ``entry`` to the project log."""
+        """Commit ``entry`` to the project log, then tell the stakeholders who want to hear about it."""
         self.log.append(entry)
+        if isinstance(entry, RunStarted):
+            self._dry_run = entry.dry_run
+        # A dry run changes nothing, so nobody outside the team needs to hear of it.
+        if not self._dry_run and notice_for(entry) is not None and any(s.channel for s in self.project.stakeholders):
+            self._tell_stakeholders(entry)
+
+    def _tell_stakeholders(self, entry: Event) -> None:
+        """Notify (never raising: failures come back as deliveries) and log who was told, or why not."""
+        view = view_of(self.log, self.run_id)
+        deliveries = notify(
+            self.project,
+            entry,
+            briefing_of(view, links=[*self.links, f"itpm status {self.run_id}"]),
+            secrets=self.secrets,
+            base_dir=find_repo_root(self.project_file),
+        )
+        for delivery in deliveries:
+            sent = delivery.to_event(run_id=self.run_id, project=self.project.name, step=entry.step, batch=entry.batch)
+            if sent is not None:
+                self.log.append(sent)
 
     def history(self, *kinds: str) -> list[Event]:
         """Return this run's logged events (of the given kinds), oldest first."""
@@ -200,7 +225,7 @@ class ProjectRun:
         """Log that the run entered ``phase``."""
         self.record(PhaseChanged(**self._common(), phase=phase.value))
 
-    def finish(self, status: RunStatus) -> None:
+    def finish(self, status: RunEnd) -> None:
         """Log the end of the run and release any host lock it still holds."""
         self.locks.release()
         self.record(RunFinished(**self._common(), status=status))

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +26,20 @@ from itpm.log.events import (
     ApprovalDecided,
     BatchFinished,
     BatchStarted,
+    CostBooked,
     Event,
     HostApplied,
     HostsWaited,
     HostVerified,
+    NoticeSent,
+    RiskRaised,
     RolledBack,
     RunFinished,
 )
 from itpm.log.store import ProjectLog
 from itpm.prefect_server import client_environment, ensure_server, stop_server
 from itpm.settings import Settings
+from tests.receivers import http_receiver, received_mail, smtp_server
 
 from .conftest import REPO, Lab
 
@@ -97,7 +102,15 @@ class World:
         (self.inventory_dir / "host_vars").mkdir(exist_ok=True)
         (self.inventory_dir / "host_vars" / f"{host}.yml").write_text(yaml.safe_dump(values))
 
-    def project(self, name: str, *, hosts: str = "all", approval: bool = False, **strategy: Any) -> Path:
+    def project(
+        self,
+        name: str,
+        *,
+        hosts: str = "all",
+        approval: bool = False,
+        stakeholders: list[dict[str, Any]] | None = None,
+        **strategy: Any,
+    ) -> Path:
         step: dict[str, Any] = {
             "name": "marker",
             "playbook": str(DATA / "playbooks" / "marker.yml"),
@@ -117,6 +130,24 @@ class World:
                 {"name": "Dana Engineer", "role": "engineer", "user": "dana"},
                 {"name": "Chris Change", "role": "change_manager", "user": "chris"},
             ],
+            "budget": {
+                "currency": "EUR",
+                "total": 1000,
+                "rates": {"engineer": 100, "change_manager": 120},
+                "per_host": 10,
+            },
+            "risks": [
+                {
+                    "id": "R1",
+                    "title": "the marker breaks checks",
+                    "likelihood": "low",
+                    "impact": "medium",
+                    "mitigation": "canary first",
+                    "owner": "Dana Engineer",
+                    "signals": ["check_failed"],
+                }
+            ],
+            "stakeholders": stakeholders or [],
             "steps": [step],
         }
         path = self.root / f"{name}.yaml"
@@ -179,8 +210,19 @@ def _finished(world: World, run_id: str) -> str:
 
 def test_failing_canary_halts_and_is_rolled_back(world: World) -> None:
     world.host_var("h1", marker_value="bad")  # the canary's checks will fail
-    project = world.project("canary", canary=1, batch_size=2, max_fail_percent=50)
-    done = world.itpm("run", str(project), "--as", "dana")
+    with http_receiver() as ops:
+        project = world.project(
+            "canary",
+            canary=1,
+            batch_size=2,
+            max_fail_percent=50,
+            stakeholders=[
+                {"name": "Ops", "role": "operations", "wants": ["halts"], "channel": f"webhook:{ops.url}/hook"},
+                {"name": "PMO", "role": "pmo", "wants": ["phase_changes"], "channel": f"file:{world.root / 'pmo'}"},
+            ],
+        )
+        world.env["ITPM_WEBHOOK_TOKEN"] = "lab-token"
+        done = world.itpm("run", str(project), "--as", "dana")
     assert done.returncode == 1, done.stdout + done.stderr
     message = " ".join(done.stderr.split())
     assert "halted at marker/canary: the canary of step 'marker' failed: h1" in message
@@ -193,6 +235,30 @@ def test_failing_canary_halts_and_is_rolled_back(world: World) -> None:
     assert world.marker("h1") is None  # rolled back on the host itself
     assert all(world.marker(h) is None and world.stamps(h) == [] for h in HOSTS[1:])  # never touched
     assert _finished(world, run_id) == "halted"
+
+    # Ops heard of the halt, once, with the reason and what to do; the PMO got a file per phase entered.
+    (halt,) = ops.posted
+    assert halt.path == "/hook" and halt.headers["Authorization"] == "Bearer lab-token"
+    body = json.loads(halt.body)
+    assert "the canary of step 'marker' failed" in body["text"] and f"itpm resume {run_id}" in body["text"]
+    drops = sorted(p.name for p in (world.root / "pmo").glob("*.md"))
+    assert len(drops) == 3 and all("phase_changed" in name for name in drops)  # initiation, planning, execution
+    sent = [e for e in world.log.events(run_id, kinds=["notice_sent"]) if isinstance(e, NoticeSent)]
+    assert sorted((e.stakeholder, e.about, e.delivered) for e in sent) == [
+        ("Ops", "run_halted", True),
+        *[("PMO", "phase_changed", True)] * 3,
+    ]
+    # The risk whose signal the canary showed is logged as materialized; the engineer's time is booked.
+    (risk,) = [e for e in world.log.events(run_id, kinds=["risk_raised"]) if isinstance(e, RiskRaised)]
+    assert (risk.risk_id, risk.materialized, risk.note) == ("R1", True, "checks failed in marker/canary: h1")
+    costs = [e for e in world.log.events(run_id, kinds=["cost_booked"]) if isinstance(e, CostBooked)]
+    assert {e.category for e in costs} == {"labour"}  # no host was verified, so no per-host cost
+    assert all(e.role == "engineer" and e.amount == round(Decimal(e.hours) * 100, 2) for e in costs)
+    assert [e.note for e in costs] == [
+        "audit of marker (before the change)",
+        "plan of marker",
+        "rollout of marker/canary",
+    ]
 
 
 @pytest.mark.parametrize(("bad", "verdict"), [(["h2"], "tolerated"), (["h2", "h3"], "halted")])
@@ -214,7 +280,41 @@ def test_max_fail_percent_is_honoured_at_its_boundary(world: World, bad: list[st
 
 
 def test_approval_by_another_identity_through_the_api(world: World) -> None:
-    project = world.project("approval", approval=True)
+    with smtp_server(login=("itpm-mailer", "lab-password")) as mailbox:
+        world.env.update(
+            ITPM_SMTP_HOST="127.0.0.1",
+            ITPM_SMTP_PORT=str(mailbox.port),
+            ITPM_SMTP_USER="itpm-mailer",
+            ITPM_SMTP_PASSWORD="lab-password",
+            ITPM_SMTP_FROM="itpm@example.com",
+        )
+        cab = {
+            "name": "CAB",
+            "role": "change board",
+            "wants": ["approvals", "completion"],
+            "channel": "email:cab@example.com",
+        }
+        project = world.project("approval", approval=True, stakeholders=[cab])
+        run_id = _approve_as_others(world, project)
+    mails = [received_mail(envelope) for envelope, _ in mailbox.mails]
+    assert [m["To"] for m in mails] == ["cab@example.com"] * 2
+    asked, done = (m.get_content() for m in mails)
+    assert "approval" in str(mails[0]["Subject"]).lower() and f"itpm approve {run_id} --as <login>" in asked
+    assert "Chris Change (change_manager, login chris)" in asked
+    assert "completed" in str(mails[1]["Subject"]) and "5 of 5 host-steps verified (100%)" in done
+
+    # Closure: per-host costs for the 5 hosts, the report written, and the PM's screen.
+    costs = [e for e in world.log.events(run_id, kinds=["cost_booked"]) if isinstance(e, CostBooked)]
+    (hosts,) = [e for e in costs if e.category == "hosts"]
+    assert (hosts.hosts, hosts.amount) == (HOSTS, Decimal(50))
+    assert (world.root / "state" / "reports" / f"{run_id}.html").is_file()
+    shown = world.itpm("status", run_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "5 of 5 host-steps verified (100%)" in shown.stdout and "Nothing needs attention." in shown.stdout
+
+
+def _approve_as_others(world: World, project: Path) -> str:
+    """Run the project in the background; the requester and an API call as the requester are refused, chris approves."""
     running = world.itpm_background("run", str(project), "--as", "dana")
     try:
         world.wait_for("approval_requested")
@@ -252,6 +352,7 @@ def test_approval_by_another_identity_through_the_api(world: World) -> None:
     ]
     assert decisions[2].comment == "window agreed with ops" and decisions[2].waited_s > 0
     assert [world.marker(h) for h in HOSTS] == ["ok"] * 5
+    return run_id
 
 
 def _decisions(world: World, run_id: str) -> list[ApprovalDecided]:
@@ -377,5 +478,13 @@ def test_the_prefect_ui_shows_the_run_as_a_pm_needs_it(world: World) -> None:
     assert rows["h1"]["marker"] == "verified" and rows["h2"]["marker"] == "rolled back"
     assert rows["h4"]["marker"] == "pending" and "/etc/itpm-marker holds 'bad'" in rows["h2"]["needs attention"]
     status = artifacts["itpm-ui-status"]
-    assert "**halted**" in status and "1 of 5 host-steps verified (20%)" in status and "**Next**:" in status
-    assert "HostStepState" not in status and "None" not in status
+    assert "**State**: halted" in status and "1 of 5 host-steps verified (20%)" in status
+    assert "- Halted: 1 of 2 hosts of marker/batch 1 failed" in status and f"itpm resume {run_id}" in status
+    assert "## Budget" in status and "EUR" in status
+    step = {row["host"]: row["state"] for row in json.loads(artifacts["itpm-ui-step-marker"])}
+    assert step == {"h1": "verified", "h2": "rolled back", "h3": "rolled back", "h4": "pending", "h5": "pending"}
+    retro, ahead = artifacts["itpm-ui-retrospective"], artifacts["itpm-ui-next-steps"]
+    assert "## What failed and why" in retro and "check test_marker" in retro
+    assert "Fix the cause of the halt" in ahead and f"`itpm resume {run_id}`" in ahead
+    for text in (status, retro, ahead):
+        assert "HostStepState" not in text and "None" not in text and "Decimal(" not in text

@@ -115,3 +115,13 @@ def test_status_and_book_at_the_command_line(log: ProjectLog, tmp_path: Path) ->
     unknown = itpm("status", "nope", state=tmp_path)
     assert unknown.returncode == 2
     assert "'nope' is neither a run id nor a project" in unknown.stderr
+
+
+def test_report_at_the_command_line_writes_html_and_markdown(log: ProjectLog, tmp_path: Path) -> None:
+    made = itpm("report", RUN, "--out", str(tmp_path / "out"), state=tmp_path)
+    assert made.returncode == 0, made.stderr
+    html, markdown = (Path(line) for line in made.stdout.split())
+    assert html.parent == markdown.parent == tmp_path / "out"
+    assert 'id="timeline-chart"' in html.read_text()
+    assert "# Baseline hardening of the lab fleet" in markdown.read_text()
+    assert "Recommendations, highest impact first" in markdown.read_text()

@@ -5,24 +5,15 @@ The SMTP server (aiosmtpd) and the HTTP receiver run in this process on 127.0.0.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import logging
-import socket
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from prefect.blocks.system import Secret
 from prefect.testing.utilities import prefect_test_harness
 
@@ -45,6 +36,7 @@ from itpm.notify.channels.webhook import WebhookChannel
 from itpm.notify.dispatch import default_channels
 from itpm.notify.message import Message
 from itpm.notify.secret_source import SecretSource, block_name, env_var_name
+from tests.receivers import Posted, free_port, http_receiver, received_mail, smtp_server
 
 RUN = "baseline-rollout-20261127-1400"
 AT = datetime(2026, 11, 27, 14, 0, 5, 123456, tzinfo=UTC)
@@ -119,14 +111,6 @@ def finished(status: str) -> RunFinished:
 
 def stakeholder(name: str, channel: str | None, *wants: str) -> dict[str, Any]:
     return {"name": name, "role": "sponsor", "wants": list(wants or ["completion"]), "channel": channel}
-
-
-def free_port() -> int:
-    """Return a port nothing listens on (bound, then released): a refused connection, or a server's port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # -- what to tell whom ---------------------------------------------------------------------------------------------
@@ -349,67 +333,6 @@ def test_a_missing_or_unfit_secret_address_names_the_secret_not_its_value(tmp_pa
 # -- email over SMTP -----------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Mailbox:
-    """What the local SMTP server saw: each accepted mail and each login attempt (mechanism, login)."""
-
-    port: int
-    mails: list[tuple[Envelope, Session]] = field(default_factory=list)
-    logins: list[tuple[str, str]] = field(default_factory=list)
-
-
-class _Handler:
-    def __init__(self, mailbox: Mailbox) -> None:
-        self.mailbox = mailbox
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.mailbox.mails.append((envelope, session))
-        return "250 Message accepted for delivery"
-
-
-@contextmanager
-def smtp_server(
-    *, login: tuple[str, str], only: str | None = None, refusal: Callable[[str, str], str] | None = None
-) -> Iterator[Mailbox]:
-    """Run aiosmtpd on 127.0.0.1 accepting AUTH ``only`` LOGIN or PLAIN (both if None) for ``login`` (user, password).
-
-    ``refusal`` words the 535 answer to a wrong login (a hostile server may echo what it was sent).
-    """
-    mailbox = Mailbox(port=free_port())
-    credentials = login
-
-    def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
-        assert isinstance(data, LoginPassword)
-        user, secret = data.login.decode(), data.password.decode()
-        mailbox.logins.append((mechanism, user))
-        if (user, secret) == credentials:
-            return AuthResult(success=True)
-        return AuthResult(success=False, handled=False, message=refusal(user, secret) if refusal else None)
-
-    excluded = [m for m in ("LOGIN", "PLAIN") if only and m != only]
-    # auth_require_tls=False: the test server has no certificate; AUTH over plain TCP is fine on 127.0.0.1.
-    controller = Controller(
-        _Handler(mailbox),
-        hostname="127.0.0.1",
-        port=mailbox.port,
-        authenticator=authenticate,
-        auth_require_tls=False,
-        auth_exclude_mechanism=excluded,
-    )
-    controller.start()
-    try:
-        yield mailbox
-    finally:
-        controller.stop()
-
-
-def received_mail(envelope: Envelope) -> EmailMessage:
-    assert isinstance(envelope.content, bytes)
-    mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
-    assert isinstance(mail, EmailMessage)
-    return mail
-
-
 @pytest.fixture
 def smtp_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     def point_at(port: int) -> None:
@@ -496,66 +419,6 @@ def test_starttls_against_a_server_without_it_says_so(
 
 
 # -- webhooks ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Posted:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    url: str
-    posted: list[Posted]
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # server_close() then joins every handler thread: nothing outlives the test
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that gave up (the timeout test) makes the late answer fail; that is expected
-
-
-Answer = Callable[[Posted], tuple[int, str | None]]
-
-
-@contextmanager
-def http_receiver(
-    answer: Answer = lambda posted: (200, None), *, hold: threading.Event | None = None
-) -> Iterator[Receiver]:
-    """Run an HTTP server on 127.0.0.1 recording each POST; ``answer`` picks the status (and reason phrase)."""
-    posted: list[Posted] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            request = Posted(self.path, dict(self.headers.items()), body)
-            posted.append(request)
-            if hold is not None:
-                hold.wait(10)
-            status, reason = answer(request)
-            self.send_response(status, reason)
-            self.send_header("Content-Length", "0")
-            if 300 <= status < 400:
-                self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = _Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield Receiver(f"http://127.0.0.1:{server.server_port}", posted)
-    finally:
-        if hold is not None:
-            hold.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_a_webhook_posts_the_json_with_the_bearer_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
