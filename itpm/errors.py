@@ -7,9 +7,16 @@ Every error says what failed, where, and how to fix it. Only the CLI turns them 
     │   ├── ProjectFileError         a project file that is not valid YAML or breaks the project schema
     │   ├── InventoryError           malformed inventory, a pattern that matches no host, unknown host
     │   ├── PlaybookError            missing or unreadable playbook
-    │   └── ChecksError              missing check module or directory
+    │   ├── ChecksError              missing check module or directory
+    │   └── BookkeepingError         a cost, risk or note that does not fit the project file (bookkeeping.py)
     ├── LabError                     (exit 2) the lab fleet cannot be built, brought up or down here
-    └── ExecutionError               (exit 1) Ansible or testinfra could not run at all (not: a host failed)
+    ├── ExecutionError               (exit 1) Ansible or testinfra could not run at all (not: a host failed)
+    ├── RunNotFound                  (exit 2) no such run in the project log (run_record.py)
+    ├── ApprovalRefused              (exit 2) someone who may not approve a step tried to (project_run.py)
+    ├── HostsLocked                  hosts held by other runs past the wait (log/locks.py)
+    ├── LogSchemaError               (exit 2) the log's database is not one itpm can migrate (log/migrations)
+    ├── DeliveryFailed               a notice could not be sent; returned as a value, never raised to a run
+    └── RolloutHalted, RunRejected   a run stopped by its rules or an approver (flows/project.py)
 
 A host that fails a task, is unreachable or fails a check is not an exception at the service level: it is a
 value in the per-host result (``PlaybookResult``, ``VerificationResult``). The CLI decides what it means for
