@@ -150,7 +150,7 @@ class _Board:
             key=f"{self.key}-next-steps",
             description=f"{self.run.project.title}: what to do next, highest impact first",
         )
-        return write_report(view, (*retro, *ahead), self.run.settings.state_dir / "reports").html
+        return write_report(view, (*retro, *ahead), self.run.settings.reports_dir).html
 
 
 def _close(run: ProjectRun, board: _Board, status: RunEnd) -> None:

@@ -59,19 +59,17 @@ def book_cost(
         assert hours is not None
         if hours <= 0:
             raise BookkeepingError(f"{hours} hours: must be more than 0", fix="give the hours worked, e.g. --hours 1.5")
-        roles = [p.role for p in project.team if p.is_(by)]
-        role = role or (roles[0] if roles else "")
+        role = role or next(iter(project.roles_of(by)), "")
         if role not in budget.rates:
             known = ", ".join(sorted(budget.rates)) or "none"
             raise BookkeepingError(
                 f"no rate for role {role or '(none: ' + by + ' is not on the team)'} in project {project.name}",
                 fix=f"give --role with one of the budget's rates: {known}",
             )
-        rate = budget.rates[role]
         entry = CostBooked(
             **common,
             category="labour",
-            amount=(rate * Decimal(str(hours))).quantize(_CENT),
+            amount=budget.labour_cost(role, hours),
             role=role,
             person=by,
             hours=hours,

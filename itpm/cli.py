@@ -355,7 +355,7 @@ def report_command(
     files = write_report(
         view,
         (*retrospective(view, events), *next_steps_sections(view, events)),
-        out_dir or settings.state_dir / "reports",
+        out_dir or settings.reports_dir,
     )
     out.print(f"{files.html}\n{files.markdown}", highlight=False)
     return EXIT_OK

@@ -109,7 +109,7 @@ def verification_table(result: VerificationResult) -> Table:
         if checks.unreachable:
             detail = next(c.message for c in checks.failures if c.outcome is CheckOutcome.UNREACHABLE)
         else:
-            detail = "\n".join(f"{c.check.split('::')[-1]}: {c.message}" for c in checks.failures)
+            detail = "\n".join(c.summary for c in checks.failures)
         table.add_row(host, f"[{style}]{passed}/{len(checks.checks)}[/]", detail)
     return table
 

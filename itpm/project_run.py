@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -60,8 +59,6 @@ from itpm.verification.runner import verify
 
 __all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunEnd", "RunNotFound", "check_approver", "step_hosts"]
 
-_CENT = Decimal("0.01")
-
 RunEnd = Literal["completed", "halted", "rejected", "dry_run", "failed"]
 
 
@@ -101,7 +98,7 @@ def check_approver(project: Project, step: Step, approver: str, requester: str) 
         return f"{approver} requested this run and cannot approve it: another person with role " + (
             " or ".join(gate.roles) + " must"
         )
-    roles = {p.role for p in project.team if p.is_(approver)}
+    roles = set(project.roles_of(approver))
     if not roles:
         return f"{approver} is not on the project team; approvers need role {' or '.join(gate.roles)}"
     if not roles & set(gate.roles):
@@ -241,11 +238,9 @@ class ProjectRun:
                 **self._common(),
                 step=step.name,
                 stage=stage,
-                checks=sorted({c.check.split("::")[-1] for r in result.hosts.values() for c in r.checks}),
+                checks=sorted({c.name for r in result.hosts.values() for c in r.checks}),
                 passed=sorted(result.ok),
-                failed={
-                    h: [f"{c.check.split('::')[-1]}: {c.message}" for c in r.failures] for h, r in result.failed.items()
-                },
+                failed={h: [c.summary for c in r.failures] for h, r in result.failed.items()},
             )
         )
         self._book_time(f"audit of {step.name} ({stage} the change)", started, step=step.name)
@@ -375,7 +370,7 @@ class ProjectRun:
         if reached:
             checked = verify(list(step.checks), self.inventory, self.settings, limit=",".join(reached))
             for host, checks in checked.hosts.items():
-                messages = [f"{c.check.split('::')[-1]}: {c.message}" for c in checks.failures]
+                messages = [c.summary for c in checks.failures]
                 self.record(HostVerified(**common, host=host, passed=checks.ok, failures=messages))
                 if not checks.ok:
                     failed[host] = "check " + messages[0] if messages else "checks did not run"
@@ -420,10 +415,8 @@ class ProjectRun:
         budget = self.project.budget
         if budget is None:
             return
-        roles = [p.role for p in self.project.team if p.is_(self.requester)]
-        role = roles[0] if roles else ""
+        role = next(iter(self.project.roles_of(self.requester)), "")
         hours = (now() - since).total_seconds() / 3600
-        rate = budget.rates.get(role, Decimal(0))
         note = activity if role in budget.rates else f"{activity}; no rate for {role or 'someone off the team'}"
         self.record(
             CostBooked(
@@ -431,7 +424,7 @@ class ProjectRun:
                 step=step,
                 batch=batch,
                 category="labour",
-                amount=(rate * Decimal(hours)).quantize(_CENT),
+                amount=budget.labour_cost(role, hours),
                 currency=budget.currency,
                 role=role,
                 person=self.requester,

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         return self.state_dir / "runs"
 
     @property
+    def reports_dir(self) -> Path:
+        """Directory of run reports (HTML and Markdown), written at the end of a run and by ``itpm report``."""
+        return self.state_dir / "reports"
+
+    @property
     def prefect_home(self) -> Path:
         """Directory of the local Prefect server's database, logs and profile."""
         return self.state_dir / "prefect"

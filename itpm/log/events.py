@@ -33,6 +33,7 @@ __all__ = [
     "RunStarted",
     "StepAudited",
     "StepPlanned",
+    "check_of",
     "event_adapter",
     "now",
 ]
@@ -41,6 +42,11 @@ __all__ = [
 def now() -> datetime:
     """Return the current time in UTC (the log stores UTC only)."""
     return datetime.now(UTC)
+
+
+def check_of(failure: str) -> str:
+    """Return the check a failure line ``check: message`` names (``StepAudited.failed``, ``HostVerified.failures``)."""
+    return failure.split(":", 1)[0]
 
 
 class _EventBase(BaseModel):

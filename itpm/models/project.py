@@ -139,6 +139,11 @@ class Budget(_Strict):
     rates: dict[str, Decimal] = {}
     per_host: Decimal = Field(default=Decimal(0), ge=0)
 
+    def labour_cost(self, role: str, hours: float) -> Decimal:
+        """Return ``hours`` of ``role`` at its rate, to the cent (0 for a role without a rate)."""
+        # str(): 1.005 hours typed by a person are 1.005, not the binary float just below it.
+        return (self.rates.get(role, Decimal(0)) * Decimal(str(hours))).quantize(Decimal("0.01"))
+
 
 class Person(_Strict):
     """A team member; ``role`` is what approval gates and rates refer to."""
@@ -265,6 +270,10 @@ class Project(_Strict):
             if unknown:
                 raise ValueError(f"budget rates for role {', '.join(unknown)}, which no team member has")
         return self
+
+    def roles_of(self, identity: str) -> list[str]:
+        """Return the roles of the team member ``identity`` names (a name, login or e-mail); empty if off the team."""
+        return [p.role for p in self.team if p.is_(identity)]
 
     def step(self, name: str) -> Step:
         """Return the step called ``name`` (KeyError if there is none)."""

@@ -159,6 +159,16 @@ class CheckResult(BaseModel):
     message: str = ""
     duration_s: float = 0.0
 
+    @property
+    def name(self) -> str:
+        """Return the check function's name: ``test_banner_shown_before_login``."""
+        return self.check.split("::")[-1]
+
+    @property
+    def summary(self) -> str:
+        """Return ``name: message``, the line the project log and reports keep of a check that did not pass."""
+        return f"{self.name}: {self.message}"
+
 
 class HostChecks(BaseModel):
     """Every check's result on one host."""

@@ -27,7 +27,6 @@ def host_rows(applied: PlaybookResult, verified: VerificationResult | None) -> l
             passed = len(checks.checks) - len(checks.failures)
             checks_text = f"{passed} of {len(checks.checks)} passed"
             if checks.failures and not attention:
-                first = checks.failures[0]
-                attention = f"{first.check.split('::')[-1]}: {first.message}"
+                attention = checks.failures[0].summary
         rows.append({"host": host, "applied": applied_text, "checks": checks_text, "attention": attention})
     return rows

@@ -37,6 +37,7 @@ from itpm.log.events import (
     RunFinished,
     RunStarted,
     StepAudited,
+    check_of,
 )
 from itpm.models.project import Milestone, PhaseName, Project
 from itpm.reports.run_status import HostStepState, RunStatus, apply_event
@@ -529,11 +530,9 @@ def _compliance(events: Sequence[Event]) -> tuple[CheckComparison, ...]:
 def _checks_of(audit: StepAudited | None) -> list[str]:
     if audit is None:
         return []
-    failed = [line.split(":", 1)[0] for lines in audit.failed.values() for line in lines]
+    failed = [check_of(line) for lines in audit.failed.values() for line in lines]
     return list(dict.fromkeys([*audit.checks, *failed]))
 
 
 def _failing(audit: StepAudited, check: str) -> tuple[str, ...]:
-    return tuple(
-        sorted(host for host, lines in audit.failed.items() if any(line.split(":", 1)[0] == check for line in lines))
-    )
+    return tuple(sorted(host for host, lines in audit.failed.items() if any(check_of(line) == check for line in lines)))

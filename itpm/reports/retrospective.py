@@ -18,7 +18,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from itpm.log.events import ApprovalDecided, Event, HostApplied, HostVerified, RolledBack, RunHalted, StepAudited
+from itpm.log.events import (
+    ApprovalDecided,
+    Event,
+    HostApplied,
+    HostVerified,
+    RolledBack,
+    RunHalted,
+    StepAudited,
+    check_of,
+)
 from itpm.reports.project_view import MilestoneState, ProjectView
 from itpm.reports.run_status import HostStepState
 from itpm.reports.section import ReportSection
@@ -112,7 +121,7 @@ def _failures(events: Sequence[Event]) -> ReportSection:
             example.setdefault(key, f"{entry.host}: {last_line(entry.message) or entry.status}")
         elif isinstance(entry, HostVerified) and not entry.passed:
             for failure in entry.failures:
-                check = failure.split(":", 1)[0]
+                check = check_of(failure)
                 checks[(entry.step or "", check)] += 1
                 example.setdefault((entry.step or "", "check " + check), f"{entry.host}: {failure}")
     if not tasks and not checks:
@@ -275,7 +284,7 @@ def _non_compliant(events: Sequence[Event]) -> list[tuple[str, str, list[str]]]:
         by_check: dict[str, list[str]] = {}
         for host, lines in sorted(hosts.items()):
             for line in lines:
-                by_check.setdefault(line.split(":", 1)[0], []).append(host)
+                by_check.setdefault(check_of(line), []).append(host)
         found += [(step, check, failing) for check, failing in sorted(by_check.items())]
     return found
 
