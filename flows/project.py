@@ -35,9 +35,10 @@ from itpm.models.project import PhaseName, Step
 from itpm.project_file import load_project
 from itpm.project_run import BatchOutcome, ProjectRun, RunEnd
 from itpm.reports.markdown_report import render_markdown, section_markdown
+from itpm.reports.project_view import ProjectView
 from itpm.reports.report_files import write_report
 from itpm.reports.retrospective import next_steps_sections, retrospective
-from itpm.reports.run_status import host_rows, run_status, step_rows
+from itpm.reports.run_status import host_rows, step_rows
 from itpm.rollout import Batch, Verdict
 from itpm.run_record import view_of
 from itpm.settings import load_settings
@@ -117,8 +118,9 @@ class _Board:
         assert isinstance(progress_id, UUID)  # called from a sync flow: Prefect returns the value, not a coroutine
         self.progress_id = progress_id
 
-    def update(self, final: bool = False) -> None:
-        view = view_of(self.run.log, self.run.run_id)
+    def update(self, final: bool = False) -> ProjectView:
+        """Refresh the progress artifact, and the tables and status once there is something to show; return the view."""
+        view = view_of(self.run.log, self.run.run_id, project=self.run.project)
         status = view.status
         update_progress_artifact(self.progress_id, view.percent_complete)
         if final or status.verified or status.problems:
@@ -134,10 +136,10 @@ class _Board:
             create_markdown_artifact(
                 markdown=render_markdown(view), key=f"{self.key}-status", description="Status report"
             )
+        return view
 
-    def close(self) -> Path:
+    def close(self, view: ProjectView) -> Path:
         """Attach the retrospective and the next steps, and write the HTML report; return the report's path."""
-        view = view_of(self.run.log, self.run.run_id)
         events = self.run.history()
         retro, ahead = retrospective(view, events), next_steps_sections(view, events)
         create_markdown_artifact(
@@ -153,12 +155,12 @@ class _Board:
         return write_report(view, (*retro, *ahead), self.run.settings.reports_dir).html
 
 
-def _close(run: ProjectRun, board: _Board, status: RunEnd) -> None:
-    """Log the end of the run, refresh its artifacts, and write the retrospective, next steps and report."""
+def _close(run: ProjectRun, board: _Board, status: RunEnd) -> ProjectView:
+    """Log the end of the run, refresh its artifacts, write retrospective, next steps and report; return the view."""
     run.finish(status)
-    board.update(final=True)
-    report = board.close()
-    get_run_logger().info("report: %s", report)
+    view = board.update(final=True)
+    get_run_logger().info("report: %s", board.close(view))
+    return view
 
 
 def _await_approval(run: ProjectRun, step: Step) -> bool:
@@ -243,8 +245,7 @@ def project_flow(project_file: str, run_id: str, requester: str, dry_run: bool =
             outcome = run_batch(run, step.name, batch, batch.label)
             board.update()
             if outcome.verdict is Verdict.HALTED:
-                _close(run, board, "halted")
-                status = run_status(run.history())
+                status = _close(run, board, "halted").status
                 raise RolloutHalted(run_id, outcome, status.halt_reason, status.next_steps)
             if step.strategy.pause_seconds and not outcome.skipped:
                 time.sleep(step.strategy.pause_seconds)

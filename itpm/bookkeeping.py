@@ -16,8 +16,7 @@ from itpm.errors import InputError
 from itpm.log.events import CostBooked, NoteAdded, RiskClosed, RiskRaised
 from itpm.log.store import ProjectLog
 from itpm.models.project import Project
-from itpm.reports.project_view import project_view
-from itpm.run_record import project_of, started_event
+from itpm.run_record import project_of, started_event, view_of
 
 __all__ = ["BookkeepingError", "add_note", "book_cost", "close_risk", "raise_risk"]
 
@@ -115,13 +114,13 @@ def raise_risk(
 
 def close_risk(log: ProjectLog, run_id: str, risk_id: str, *, by: str, note: str = "") -> RiskClosed:
     """Close an open risk of the run; return the event (raises if the risk is unknown or already closed)."""
-    project = _project(log, run_id)
-    open_ids = [r.id for r in project_view(project, log.events(run_id), as_of=started_event(log, run_id).at).open_risks]
+    view = view_of(log, run_id)
+    open_ids = [r.id for r in view.open_risks]
     if risk_id not in open_ids:
         raise BookkeepingError(
             f"risk {risk_id} is not open in run {run_id}", fix=f"open risks: {', '.join(open_ids) or 'none'}"
         )
-    entry = RiskClosed(run_id=run_id, project=project.name, risk_id=risk_id, note=note, by=by)
+    entry = RiskClosed(run_id=run_id, project=view.project.name, risk_id=risk_id, note=note, by=by)
     log.append(entry)
     return entry
 

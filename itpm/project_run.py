@@ -166,7 +166,7 @@ class ProjectRun:
 
     def _tell_stakeholders(self, entry: Event) -> None:
         """Notify (never raising: failures come back as deliveries) and log who was told, or why not."""
-        view = view_of(self.log, self.run_id)
+        view = view_of(self.log, self.run_id, project=self.project)
         deliveries = notify(
             self.project,
             entry,

@@ -75,10 +75,15 @@ def project_of(started: RunStarted) -> Project:
     return load_project(path)
 
 
-def view_of(log: ProjectLog, run_id: str, *, as_of: datetime | None = None) -> ProjectView:
-    """Return the PM view of the run, counting what earlier runs of the same project spent against the budget."""
-    started = started_event(log, run_id)
-    project = project_of(started)
+def view_of(
+    log: ProjectLog, run_id: str, *, as_of: datetime | None = None, project: Project | None = None
+) -> ProjectView:
+    """Return the PM view of the run, counting what earlier runs of the same project spent against the budget.
+
+    ``project`` is the run's project file as already loaded (a run in progress); None reads the file the run was
+    started from.
+    """
+    project = project or project_of(started_event(log, run_id))
     events: list[Event] = log.events(run_id)
     return project_view(project, events, as_of=as_of or now(), prior_spend=_prior_spend(log, project.name, run_id))
 

@@ -18,7 +18,7 @@ Computed from the project file (the plan) and the run's log events (what happene
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -456,17 +456,7 @@ def _risks(project: Project, events: Sequence[Event]) -> tuple[RiskView, ...]:
             )
         elif isinstance(entry, RiskClosed) and entry.risk_id in risks:
             known = risks[entry.risk_id]
-            risks[entry.risk_id] = RiskView(
-                known.id,
-                known.title,
-                known.likelihood,
-                known.impact,
-                known.owner,
-                known.source,
-                open=False,
-                materialized=known.materialized,
-                note=entry.note or known.note,
-            )
+            risks[entry.risk_id] = replace(known, open=False, note=entry.note or known.note)
     return tuple(risks.values())
 
 
