@@ -21,7 +21,8 @@ from itpm.errors import LabError
 __all__ = ["ROOTFS_PACKAGES", "RootfsRecipe", "ensure_rootfs"]
 
 # Lab hosts have no internet, so whatever a playbook needs on a target must be in the image:
-# nftables/iptables for network projects, chrony for time sync config, curl for service checks.
+# nftables/iptables for network projects, chrony for time sync config, curl for service checks, logrotate for
+# the log rotation that server onboarding configures (a vendor image ships it; onboarding only configures it).
 ROOTFS_PACKAGES: tuple[str, ...] = (
     "openssh-server",
     "python3",
@@ -37,6 +38,7 @@ ROOTFS_PACKAGES: tuple[str, ...] = (
     "curl",
     "ca-certificates",
     "less",
+    "logrotate",
 )
 
 # sshd settings a fleet of many parallel connections needs; host keys come per host at boot.
