@@ -106,6 +106,13 @@ def run_batch(run: ProjectRun, step_name: str, batch: Batch, label: str) -> Batc
     return run.run_batch(run.project.step(step_name), batch, on_wait=waiting)
 
 
+@task(name="move hosts", task_run_name="move verified hosts to their group", cache_policy=NO_CACHE)
+def move_hosts_step(run: ProjectRun) -> int:
+    """Move the hosts every step verified to the project's target group; return how many moved."""
+    moved = run.move_verified_hosts()
+    return len(moved.hosts) if moved else 0
+
+
 class _Board:
     """The run's artifacts in the Prefect UI, rebuilt from the project log after every change."""
 
@@ -254,5 +261,6 @@ def project_flow(project_file: str, run_id: str, requester: str, dry_run: bool =
     for step in project.steps:
         audit_step(run, step.name, "after")
     run.enter_phase(PhaseName.CLOSURE)
+    move_hosts_step(run)
     _close(run, board, "completed")
     return "completed"

@@ -20,11 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from itpm.errors import ItpmError
 from itpm.execution.runner import EventCallback, new_run_id, plan_playbook, run_playbook
 from itpm.inventory import Inventory, load_inventory
+from itpm.inventory_groups import move_hosts
 from itpm.log.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -33,6 +34,8 @@ from itpm.log.events import (
     CostBooked,
     Event,
     HostApplied,
+    HostsExcluded,
+    HostsMoved,
     HostsWaited,
     HostVerified,
     PhaseChanged,
@@ -185,17 +188,51 @@ class ProjectRun:
 
     # -- scope -------------------------------------------------------------------------------------------------
 
+    def _first_start(self) -> RunStarted | None:
+        """Return the event that started this run the first time (None before it starts)."""
+        first = next(iter(self.history("run_started")), None)
+        return first if isinstance(first, RunStarted) else None
+
     def scope_hosts(self) -> tuple[str, ...]:
-        """Return the hosts the project may touch."""
-        return self.inventory.select(self.project.scope.hosts)
+        """Return the hosts the project may touch, as the run's first start found them in the inventory.
+
+        Pinned, so that a resumed run works on the same hosts even after the inventory changed (the run itself
+        moves onboarded hosts out of their ``spare`` group).
+        """
+        first = self._first_start()
+        return tuple(first.hosts) if first else self.inventory.select(self.project.scope.hosts)
 
     def step_hosts(self, step: Step) -> tuple[str, ...]:
-        """Return the hosts a step changes: the scope, narrowed by the step's own pattern."""
+        """Return the hosts a step changes: the scope, narrowed by the step's own pattern (pinned as above)."""
+        first = self._first_start()
+        if first is not None:
+            return tuple(first.step_hosts.get(step.name, first.hosts))
         return step_hosts(self.inventory, self.project, step)
 
+    def excluded_hosts(self, step: Step) -> dict[str, str]:
+        """Return the step's hosts that an earlier step of this run did not pass on: ``{'h5': 'burn-in'}``.
+
+        A later step builds on the earlier ones (provisioning after acceptance), so a host that failed one is
+        left out of the rest instead of getting half a change.
+        """
+        excluded: dict[str, str] = {}
+        for earlier in self.project.steps[: self.project.steps.index(step)]:
+            done = self.done_hosts(earlier)
+            excluded.update({h: earlier.name for h in self.step_hosts(earlier) if h not in done and h not in excluded})
+        mine = set(self.step_hosts(step))
+        return {h: s for h, s in excluded.items() if h in mine}
+
     def batches(self, step: Step) -> tuple[Batch, ...]:
-        """Return the step's batches (the same on every resumption)."""
-        return plan_batches(step.name, self.step_hosts(step), step.strategy)
+        """Return the step's batches without the hosts earlier steps left out (the same on every resumption).
+
+        Logs the hosts left out, once per step.
+        """
+        excluded = self.excluded_hosts(step)
+        logged = any(isinstance(e, HostsExcluded) and e.step == step.name for e in self.history("hosts_excluded"))
+        if excluded and not logged:
+            self.record(HostsExcluded(**self._common(), step=step.name, hosts=excluded))
+        hosts = [h for h in self.step_hosts(step) if h not in excluded]
+        return plan_batches(step.name, hosts, step.strategy)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -232,7 +269,13 @@ class ProjectRun:
     def audit(self, step: Step, stage: Literal["before", "after"]) -> VerificationResult:
         """Run the step's checks on its hosts (reading only) and log the outcome as the before/after baseline."""
         started = now()
-        result = verify(list(step.checks), self.inventory, self.settings, limit=",".join(self.step_hosts(step)))
+        result = verify(
+            list(step.checks),
+            self.inventory,
+            self.settings,
+            limit=",".join(self.step_hosts(step)),
+            extra_vars=self._extravars(step),
+        )
         self.record(
             StepAudited(
                 **self._common(),
@@ -249,7 +292,13 @@ class ProjectRun:
     def plan(self, step: Step) -> PlaybookResult:
         """Run the step's playbook in check mode with diffs (changes nothing) and log which hosts would change."""
         started = now()
-        result = plan_playbook(step.playbook, self.inventory, self.settings, limit=",".join(self.step_hosts(step)))
+        result = plan_playbook(
+            step.playbook,
+            self.inventory,
+            self.settings,
+            limit=",".join(self.step_hosts(step)),
+            extravars=self._extravars(step),
+        )
         self.record(
             StepPlanned(
                 **self._common(),
@@ -368,7 +417,13 @@ class ProjectRun:
                 )
         reached = [h for h in todo if h not in failed]
         if reached:
-            checked = verify(list(step.checks), self.inventory, self.settings, limit=",".join(reached))
+            checked = verify(
+                list(step.checks),
+                self.inventory,
+                self.settings,
+                limit=",".join(reached),
+                extra_vars=self._extravars(step, batch),
+            )
             for host, checks in checked.hosts.items():
                 messages = [c.summary for c in checks.failures]
                 self.record(HostVerified(**common, host=host, passed=checks.ok, failures=messages))
@@ -500,14 +555,15 @@ class ProjectRun:
                 )
             )
 
-    def _extravars(self, step: Step, batch: Batch) -> dict[str, str]:
-        """Return what a playbook may know of the run that applies it (to tag or log its changes)."""
-        return {
-            "itpm_run_id": self.run_id,
-            "itpm_project": self.project.name,
-            "itpm_step": step.name,
-            "itpm_batch": batch.label,
-        }
+    def _extravars(self, step: Step, batch: Batch | None = None) -> dict[str, Any]:
+        """Return the extra vars of the step's playbooks and checks: the project's vars, then the run's.
+
+        The ``itpm_*`` names let a playbook tag or log its changes with the run, step and batch that made them.
+        """
+        run = {"itpm_run_id": self.run_id, "itpm_project": self.project.name, "itpm_step": step.name}
+        if batch is not None:
+            run["itpm_batch"] = batch.label
+        return {**self.project.variables(step), **run}
 
     def _halt_reason(self, batch: Batch, failed: dict[str, str], step: Step) -> str:
         if batch.canary:
@@ -533,6 +589,33 @@ class ProjectRun:
     def reaudit(self) -> dict[str, VerificationResult]:
         """Run every step's checks again on its hosts (the after-baseline); return them by step."""
         return {step.name: self.audit(step, "after") for step in self.project.steps}
+
+    def move_verified_hosts(self) -> HostsMoved | None:
+        """Move the hosts every step verified into the project's target group; log and return the move.
+
+        None when the project moves no hosts. Repeating it (a resumed run) moves nothing twice.
+        """
+        move = self.project.move_to_group
+        if move is None:
+            return None
+        passed = set(self.scope_hosts())
+        for step in self.project.steps:
+            passed &= self.done_hosts(step) | (set(self.scope_hosts()) - set(self.step_hosts(step)))
+        hosts = [h for h in self.scope_hosts() if h in passed]
+        if not hosts:
+            return None
+        inventory_file = self.inventory.path
+        moved = move_hosts(inventory_file, hosts, from_group=move.from_group, to_group=move.to_group)
+        self.inventory = load_inventory(inventory_file)
+        entry = HostsMoved(
+            **self._common(),
+            hosts=moved,
+            from_group=move.from_group,
+            to_group=move.to_group,
+            inventory=str(inventory_file),
+        )
+        self.record(entry)
+        return entry
 
     def wait_for_window(self, step: Step, sleep: Callable[[float], None] = time.sleep) -> float:
         """Block until the step's change window is open (polling each minute); return seconds waited."""

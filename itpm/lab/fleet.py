@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from itpm.atomic_file import write_atomic
 from itpm.errors import LabError
 from itpm.execution.connection import close_control_masters, control_path_dir
+from itpm.inventory_groups import group_memberships
 from itpm.lab import faults, network
 from itpm.lab.inventory_file import LabInventoryHost, group_of, render_inventory, render_known_hosts
 from itpm.lab.keys import ensure_key_pair, new_key_pair, write_private
@@ -466,7 +467,19 @@ def _write_controller_files(record: LabRecord) -> None:
         for h in record.hosts.values()
     ]
     write_atomic(record.known_hosts, render_known_hosts(hosts))
+    # A host a project moved to another group (onboarding) stays there when the lab is brought up again.
+    moved = {
+        host: group
+        for host, group in group_memberships(record.inventory).items()
+        if host in record.hosts and group != group_of(record.hosts[host].index)
+    }
     write_atomic(
         record.inventory,
-        render_inventory(lab=record.name, hosts=hosts, private_key=record.private_key, known_hosts=record.known_hosts),
+        render_inventory(
+            lab=record.name,
+            hosts=hosts,
+            private_key=record.private_key,
+            known_hosts=record.known_hosts,
+            moved=moved,
+        ),
     )

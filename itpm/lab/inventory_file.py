@@ -8,7 +8,7 @@ instead of a hang (../shared/LAB-NOTES.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +48,18 @@ def render_known_hosts(hosts: Sequence[LabInventoryHost]) -> str:
     return "".join(lines)
 
 
-def render_inventory(*, lab: str, hosts: Sequence[LabInventoryHost], private_key: Path, known_hosts: Path) -> str:
-    """Return the YAML inventory of a lab: groups by ``GROUP_CYCLE`` and connection settings in ``all``."""
+def render_inventory(
+    *,
+    lab: str,
+    hosts: Sequence[LabInventoryHost],
+    private_key: Path,
+    known_hosts: Path,
+    moved: Mapping[str, str] | None = None,
+) -> str:
+    """Return the YAML inventory of a lab: groups by ``GROUP_CYCLE`` and connection settings in ``all``.
+
+    ``moved`` keeps hosts a project moved to another group (``{'h5': 'web'}`` after onboarding) where it put them.
+    """
     ssh_args = " ".join(
         [
             f"-o UserKnownHostsFile={known_hosts}",
@@ -61,7 +71,8 @@ def render_inventory(*, lab: str, hosts: Sequence[LabInventoryHost], private_key
     )
     groups: dict[str, dict[str, dict[str, object]]] = {name: {} for name in dict.fromkeys(GROUP_CYCLE)}
     for host in sorted(hosts, key=lambda h: h.index):
-        groups[group_of(host.index)][host.name] = {"ansible_host": host.address}
+        group = (moved or {}).get(host.name, group_of(host.index))
+        groups.setdefault(group, {})[host.name] = {"ansible_host": host.address}
     document = {
         "all": {
             "vars": {

@@ -21,10 +21,14 @@ __all__ = [
     "Event",
     "HostApplied",
     "HostVerified",
+    "HostsExcluded",
+    "HostsMoved",
     "HostsWaited",
     "NoteAdded",
     "NoticeSent",
     "PhaseChanged",
+    "RecoveryMeasured",
+    "RecoveryStep",
     "RiskClosed",
     "RiskRaised",
     "RolledBack",
@@ -247,6 +251,51 @@ class NoticeSent(_EventBase):
     error: str = ""
 
 
+class HostsExcluded(_EventBase):
+    """Hosts left out of a step because an earlier step did not pass on them (a host never gets half a change)."""
+
+    kind: Literal["hosts_excluded"] = "hosts_excluded"
+    hosts: dict[str, str]  # host -> the earlier step it did not pass
+
+
+class HostsMoved(_EventBase):
+    """Hosts moved from one inventory group to another (an onboarded server joins its target group)."""
+
+    kind: Literal["hosts_moved"] = "hosts_moved"
+    hosts: list[str]
+    from_group: str
+    to_group: str
+    inventory: str
+
+
+class RecoveryStep(_EventBase):
+    """One step of a recovery runbook, as on-call saw it: what it did, how long, and what to do if it failed."""
+
+    kind: Literal["recovery_step"] = "recovery_step"
+    status: Literal["done", "failed", "skipped"]
+    title: str
+    detail: str = ""
+    duration_s: float = 0.0
+    next_action: str = ""  # for a failed step: what on-call does now
+
+
+class RecoveryMeasured(_EventBase):
+    """How fast and how fresh a recovery was, against the runbook's targets."""
+
+    kind: Literal["recovery_measured"] = "recovery_measured"
+    drill: bool
+    rto_s: float  # from the trigger to the service verified from the clients
+    rpo_s: float  # age of the restored data at the trigger
+    rto_target_s: float
+    rpo_target_s: float
+    restored_backup: str
+
+    @property
+    def met(self) -> bool:
+        """Return whether both targets were met."""
+        return self.rto_s <= self.rto_target_s and self.rpo_s <= self.rpo_target_s
+
+
 Event = Annotated[
     RunStarted
     | PhaseChanged
@@ -266,7 +315,11 @@ Event = Annotated[
     | RiskRaised
     | RiskClosed
     | NoteAdded
-    | NoticeSent,
+    | NoticeSent
+    | HostsExcluded
+    | HostsMoved
+    | RecoveryStep
+    | RecoveryMeasured,
     Field(discriminator="kind"),
 ]
 

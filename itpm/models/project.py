@@ -14,12 +14,22 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from itpm.models.strategy import RolloutStrategy
 
 __all__ = [
     "Budget",
+    "GroupMove",
     "Level",
     "Milestone",
     "Notice",
@@ -106,6 +116,23 @@ def _repo_path_maybe_generated(value: Path, info: ValidationInfo) -> Path:
 
 
 GeneratedPath = Annotated[Path, AfterValidator(_repo_path_maybe_generated)]
+
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _variables(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """Accept variable names Ansible accepts; ``itpm_*`` is kept for what itpm itself passes (run id, step...)."""
+    for name in value:
+        if not _VARIABLE.match(name):
+            raise ValueError(f"variable {name!r}: use letters, digits and underscores, not starting with a digit")
+        if name.startswith("itpm_"):
+            raise ValueError(f"variable {name!r}: names starting with itpm_ are set by itpm itself")
+    return value
+
+
+# Values a project hands to its playbooks (as extra vars) and to its checks (merged into ``host_vars``), so that
+# a value the project file decides, such as a hardware spec, is written once and read by both.
+Variables = Annotated[dict[str, JsonValue], AfterValidator(_variables)]
 
 
 class Phase(_Strict):
@@ -202,6 +229,13 @@ class Risk(_Strict):
     step: str | None = None  # the signals count only in this step (any step if absent)
 
 
+class GroupMove(_Strict):
+    """Where hosts go in the inventory once every step passed on them: a new server leaves ``spare`` for ``web``."""
+
+    from_group: str
+    to_group: str
+
+
 class Scope(_Strict):
     """Which hosts the project may touch: an inventory and an Ansible host pattern over it."""
 
@@ -218,6 +252,7 @@ class Step(_Strict):
     checks: tuple[RepoPath, ...] = Field(min_length=1)
     rollback: RepoPath | None = None
     hosts: str | None = None  # narrows the project scope for this step (an Ansible pattern)
+    vars: Variables = {}  # over the project's vars, for this step only
     strategy: RolloutStrategy = RolloutStrategy()
 
 
@@ -236,6 +271,8 @@ class Project(_Strict):
     team: tuple[Person, ...] = ()
     stakeholders: tuple[Stakeholder, ...] = ()
     risks: tuple[Risk, ...] = ()
+    vars: Variables = {}  # extra vars of every playbook and check of the project (a step's own vars win)
+    move_to_group: GroupMove | None = None  # when the run completes, for the hosts every step verified
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @field_validator("steps")
@@ -274,6 +311,10 @@ class Project(_Strict):
     def roles_of(self, identity: str) -> list[str]:
         """Return the roles of the team member ``identity`` names (a name, login or e-mail); empty if off the team."""
         return [p.role for p in self.team if p.is_(identity)]
+
+    def variables(self, step: Step) -> dict[str, JsonValue]:
+        """Return the vars ``step``'s playbooks and checks get: ``{'hardware_spec': {...}}`` (the step's win)."""
+        return {**self.vars, **step.vars}
 
     def step(self, name: str) -> Step:
         """Return the step called ``name`` (KeyError if there is none)."""

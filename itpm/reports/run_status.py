@@ -15,6 +15,7 @@ from itpm.log.events import (
     BatchStarted,
     Event,
     HostApplied,
+    HostsExcluded,
     HostVerified,
     PhaseChanged,
     RolledBack,
@@ -121,6 +122,11 @@ def apply_event(status: RunStatus, entry: Event) -> None:  # noqa: PLR0912 - one
     elif isinstance(entry, RolledBack):
         for host in entry.hosts:
             status.states[(entry.step or "", host)] = HostStepState.ROLLED_BACK
+    elif isinstance(entry, HostsExcluded):
+        step = entry.step or ""
+        status.step_hosts = {**status.step_hosts, step: [h for h in status.hosts_of(step) if h not in entry.hosts]}
+        for host, earlier in entry.hosts.items():
+            status.problems[(step, host)] = f"left out: did not pass step {earlier}"
     elif isinstance(entry, RunHalted):
         status.halt_reason, status.next_steps = entry.reason, entry.next_steps
     elif isinstance(entry, RunFinished):

@@ -28,15 +28,22 @@ _MESSAGE = "itpm_message"
 
 
 @pytest.fixture(scope="module")
-def host_vars(host: Host) -> dict[str, Any]:
-    """Return the host's inventory variables: the expected values every check compares the host against."""
+def host_vars(host: Host, pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Return the host's inventory variables with the run's extra vars over them (``--itpm-vars``).
+
+    These are the expected values every check compares the host against: ``{'baseline_status_port': 9100, ...}``.
+    """
     variables: dict[str, Any] = host.ansible.get_variables()
+    extra = pytestconfig.getoption("--itpm-vars")
+    if extra is not None:
+        variables.update(json.loads(Path(extra).read_text()))
     return variables
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--itpm-report``: where to write one JSON line per check and host."""
+    """Add ``--itpm-report`` (one JSON line per check and host) and ``--itpm-vars`` (a JSON file of extra vars)."""
     parser.addoption("--itpm-report", default=None, help="write per-check, per-host results as JSON lines")
+    parser.addoption("--itpm-vars", default=None, help="JSON file of extra vars merged over every host's vars")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,8 +12,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from itpm.errors import ChecksError, ExecutionError
 from itpm.execution.runner import new_run_id
@@ -48,11 +49,13 @@ def verify(
     limit: str = "all",
     run_id: str | None = None,
     workers: int | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
 ) -> VerificationResult:
     """Run the check modules or directories ``checks`` on the hosts ``limit`` selects.
 
     ``workers`` is the number of pytest-xdist workers: None picks ``worker_count(len(hosts))``, 0 runs every
-    check in the one pytest process (no xdist).
+    check in the one pytest process (no xdist). ``extra_vars`` reach the checks merged over each host's
+    inventory vars in the ``host_vars`` fixture, as extra vars override inventory vars in Ansible.
 
     Returns e.g. ``VerificationResult(hosts={'h1': HostChecks(checks=(CheckResult(outcome=passed), ...))})``.
     Raises ChecksError when a check path is missing or holds no checks, ExecutionError when pytest breaks.
@@ -85,6 +88,10 @@ def verify(
         f"--itpm-report={report}",
         *[str(p.resolve()) for p in checks],
     ]
+    if extra_vars:
+        variables = run_dir / "extra-vars.json"
+        variables.write_text(json.dumps(dict(extra_vars)))
+        command.append(f"--itpm-vars={variables}")
     if workers is None:
         workers = worker_count(len(hosts))
     if workers:

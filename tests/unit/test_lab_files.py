@@ -30,3 +30,12 @@ def test_inventory_keeps_host_key_checking_strict() -> None:
 def test_known_hosts_names_host_and_address() -> None:
     lines = render_known_hosts(HOSTS[:2]).splitlines()
     assert lines == ["h1,10.77.0.2 ssh-ed25519 KEY1", "h2,10.77.0.3 ssh-ed25519 KEY2"]
+
+
+def test_inventory_keeps_hosts_where_a_project_moved_them() -> None:
+    text = render_inventory(
+        lab="lab", hosts=HOSTS, private_key=Path("/s/id"), known_hosts=Path("/s/kh"), moved={"h5": "db"}
+    )
+    children = yaml.safe_load(text)["all"]["children"]
+    assert list(children["db"]["hosts"]) == ["h3", "h5"]
+    assert "spare" not in children

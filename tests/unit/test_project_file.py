@@ -55,6 +55,8 @@ def test_paths_resolve_against_the_repository_root() -> None:
         ),
         (lambda d: d["steps"].append(dict(d["steps"][0])), "step names must be unique: baseline"),
         (lambda d: d.update(steps=[]), "steps: Tuple should have at least 1 item"),
+        (lambda d: d.update(vars={"itpm_run_id": "x"}), "names starting with itpm_ are set by itpm itself"),
+        (lambda d: d["steps"][0].update(vars={"1st": 1}), "variable '1st': use letters, digits and underscores"),
         (lambda d: d.pop("scope"), "scope: Field required (add it)"),
         (lambda d: d["steps"][0]["strategy"]["approval"].update(roles=["auditor"]), "needs approval from role auditor"),
         (
