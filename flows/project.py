@@ -34,6 +34,7 @@ from itpm.log.events import StepPlanned, now
 from itpm.models.project import PhaseName, Step
 from itpm.project_file import load_project
 from itpm.project_run import BatchOutcome, ProjectRun, RunEnd
+from itpm.reports.compliance_report import project_compliance
 from itpm.reports.markdown_report import render_markdown, section_markdown
 from itpm.reports.project_view import ProjectView
 from itpm.reports.report_files import write_report
@@ -149,6 +150,13 @@ class _Board:
         """Attach the retrospective and the next steps, and write the HTML report; return the report's path."""
         events = self.run.history()
         retro, ahead = retrospective(view, events), next_steps_sections(view, events)
+        compliance = project_compliance(self.run.project, events, self.run.inventory, now().date())
+        if compliance:
+            create_markdown_artifact(
+                markdown="# Compliance\n\n" + "\n".join(section_markdown(s) for s in compliance),
+                key=f"{self.key}-compliance",
+                description=f"{self.run.project.title}: each control before and after, findings with evidence",
+            )
         create_markdown_artifact(
             markdown="# Retrospective\n\n" + "\n".join(section_markdown(s) for s in retro),
             key=f"{self.key}-retrospective",
@@ -159,7 +167,7 @@ class _Board:
             key=f"{self.key}-next-steps",
             description=f"{self.run.project.title}: what to do next, highest impact first",
         )
-        return write_report(view, (*retro, *ahead), self.run.settings.reports_dir).html
+        return write_report(view, (*compliance, *retro, *ahead), self.run.settings.reports_dir).html
 
 
 def _close(run: ProjectRun, board: _Board, status: RunEnd) -> ProjectView:

@@ -26,19 +26,22 @@ from rich.console import Console
 
 from itpm import console as render
 from itpm.bookkeeping import BookkeepingError, add_note, book_cost, close_risk, raise_risk
-from itpm.errors import ExecutionError, ItpmError
+from itpm.errors import ExecutionError, InventoryError, ItpmError
 from itpm.execution.runner import new_run_id, plan_playbook, run_playbook
 from itpm.inventory import load_inventory
 from itpm.lab.fleet import lab_down, lab_status, lab_up
+from itpm.log.events import now
 from itpm.log.store import ProjectLog
 from itpm.models.project import Level
 from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.prefect_server import client_environment, ensure_server, healthy, stop_server
 from itpm.project_file import load_project, project_schema
 from itpm.project_run import ApprovalRefused, ProjectRun, check_approver, step_hosts
+from itpm.reports.compliance_report import project_compliance
 from itpm.reports.report_files import write_report
 from itpm.reports.retrospective import next_steps_sections, retrospective
 from itpm.reports.run_status import run_status, summary_markdown
+from itpm.reports.section import ReportSection
 from itpm.rollout import plan_batches
 from itpm.run_record import find_run, view_of
 from itpm.settings import Settings, load_settings
@@ -352,9 +355,17 @@ def report_command(
     run_id = find_run(log, reference)
     view = view_of(log, run_id)
     events = log.events(run_id)
+    compliance: tuple[ReportSection, ...] = ()
+    if view.project.compliance is not None:
+        try:
+            inventory = load_inventory(view.project.scope.inventory)
+        except InventoryError as error:
+            out.print(f"without the compliance part: {error.message}", highlight=False)
+        else:
+            compliance = project_compliance(view.project, events, inventory, now().date())
     files = write_report(
         view,
-        (*retrospective(view, events), *next_steps_sections(view, events)),
+        (*compliance, *retrospective(view, events), *next_steps_sections(view, events)),
         out_dir or settings.reports_dir,
     )
     out.print(f"{files.html}\n{files.markdown}", highlight=False)

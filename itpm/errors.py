@@ -5,6 +5,8 @@ Every error says what failed, where, and how to fix it. Only the CLI turns them 
     ItpmError                        (exit 1 unless a subclass says otherwise)
     ├── InputError                   (exit 2: the user can fix it by changing an argument or a file)
     │   ├── ProjectFileError         a project file that is not valid YAML or breaks the project schema
+    │   ├── StandardFileError        the same for a compliance standard (standards/*.yaml)
+    │   ├── RunbookFileError         the same for a recovery runbook (runbooks/*.yaml)
     │   ├── InventoryError           malformed inventory, a pattern that matches no host, unknown host
     │   ├── PlaybookError            missing or unreadable playbook
     │   ├── ChecksError              missing check module or directory
@@ -34,6 +36,8 @@ __all__ = [
     "LabError",
     "PlaybookError",
     "ProjectFileError",
+    "RunbookFileError",
+    "StandardFileError",
 ]
 
 
@@ -62,6 +66,14 @@ class InputError(ItpmError):
 
 class ProjectFileError(InputError):
     """A project file cannot be read or does not match the project schema; the message names every field."""
+
+
+class StandardFileError(InputError):
+    """A compliance standard file cannot be read or does not match the standard schema."""
+
+
+class RunbookFileError(InputError):
+    """A recovery runbook file cannot be read or does not match the runbook schema."""
 
 
 class InventoryError(InputError):

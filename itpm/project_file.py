@@ -7,15 +7,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from itpm.errors import ProjectFileError
+from itpm.errors import InputError, ProjectFileError
 from itpm.models.project import Project
 from itpm.yaml_file import read_yaml
 
-__all__ = ["find_repo_root", "format_validation_errors", "load_project", "project_schema"]
+__all__ = ["find_repo_root", "format_validation_errors", "load_model_file", "load_project", "project_schema"]
+
+M = TypeVar("M", bound=BaseModel)
 
 # What to do about each kind of pydantic error, in words a project manager can act on.
 _FIXES = {
@@ -45,24 +47,46 @@ def find_repo_root(path: Path) -> Path:
     )
 
 
-def load_project(path: Path) -> Project:
-    """Read and validate a project file; raise ProjectFileError naming file, field path and fix for each problem."""
+def load_model_file(path: Path, model: type[M], error: type[InputError], what: str, example: str) -> M:
+    """Read and validate a YAML file people write as ``model``; raise ``error`` naming the file, field and fix.
+
+    ``what`` names the kind of file in messages ("project file"), ``example`` a shipped file to start from.
+    Paths inside the file resolve against the repository root above it.
+    """
     if not path.is_file():
-        raise ProjectFileError(f"project file {path} does not exist", fix="give a path like projects/<name>.yaml")
-    data = read_yaml(path, ProjectFileError, "project file")
+        raise error(f"{what} {path} does not exist", fix=f"give a path like {example}")
+    data = read_yaml(path, error, what)
     if not isinstance(data, dict):
-        raise ProjectFileError(
-            f"{path}: a project file is a mapping of keys (name, kind, steps, ...)",
-            fix="start from projects/baseline-rollout.yaml",
-        )
+        raise error(f"{path}: a {what} is a mapping of keys", fix=f"start from {example}")
     try:
-        return Project.model_validate(data, context={"root": find_repo_root(path)})
-    except ValidationError as error:
-        problems = format_validation_errors(error)
-        raise ProjectFileError(
+        return model.model_validate(data, context={"root": find_repo_root(path)})
+    except ValidationError as problem:
+        problems = format_validation_errors(problem)
+        raise error(
             f"{path}: {len(problems.splitlines())} problem(s)\n" + problems,
             fix="correct each field named above (`itpm schema` prints every field and its allowed values)",
         ) from None
+
+
+def load_project(path: Path) -> Project:
+    """Read and validate a project file; raise ProjectFileError naming file, field path and fix for each problem.
+
+    A compliance project's standard is read too, so that a waiver of a control the standard lacks is refused now.
+    """
+    project = load_model_file(path, Project, ProjectFileError, "project file", "projects/baseline-rollout.yaml")
+    if project.compliance is not None:
+        # Imported here: the standard's reader builds on this module.
+        from itpm.standard_file import load_standard  # noqa: PLC0415
+
+        standard = load_standard(project.compliance.standard)
+        known = {c.id for c in standard.controls}
+        unknown = sorted({w.control for w in project.compliance.waivers} - known)
+        if unknown:
+            raise ProjectFileError(
+                f"{path}: compliance.waivers name control {', '.join(unknown)}, which standard {standard.id} lacks",
+                fix=f"use a control id of {project.compliance.standard}",
+            )
+    return project
 
 
 def format_validation_errors(error: ValidationError) -> str:

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from itpm.compliance import remediation_vars, waivers_by_host
 from itpm.errors import ItpmError
 from itpm.execution.runner import EventCallback, new_run_id, plan_playbook, run_playbook
 from itpm.inventory import Inventory, load_inventory
@@ -58,6 +59,7 @@ from itpm.reports.briefing import briefing_of
 from itpm.rollout import Batch, Verdict, judge_batch, plan_batches, still_to_do
 from itpm.run_record import RunNotFound, started_event, view_of
 from itpm.settings import Settings
+from itpm.standard_file import load_standard
 from itpm.verification.runner import verify
 
 __all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunEnd", "RunNotFound", "check_approver", "step_hosts"]
@@ -560,9 +562,13 @@ class ProjectRun:
 
         The ``itpm_*`` names let a playbook tag or log its changes with the run, step and batch that made them.
         """
-        run = {"itpm_run_id": self.run_id, "itpm_project": self.project.name, "itpm_step": step.name}
+        run: dict[str, Any] = {"itpm_run_id": self.run_id, "itpm_project": self.project.name, "itpm_step": step.name}
         if batch is not None:
             run["itpm_batch"] = batch.label
+        if self.project.compliance is not None:
+            # Waivers are judged on the day the playbook runs: one that lapsed overnight is remediated.
+            active, _ = waivers_by_host(self.project.compliance.waivers, self.inventory, now().date())
+            run.update(remediation_vars(load_standard(self.project.compliance.standard), active))
         return {**self.project.variables(step), **run}
 
     def _halt_reason(self, batch: Batch, failed: dict[str, str], step: Step) -> str:

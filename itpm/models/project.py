@@ -29,6 +29,7 @@ from itpm.models.strategy import RolloutStrategy
 
 __all__ = [
     "Budget",
+    "Compliance",
     "GroupMove",
     "Level",
     "Milestone",
@@ -43,6 +44,7 @@ __all__ = [
     "Scope",
     "Stakeholder",
     "Step",
+    "Waiver",
 ]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -236,6 +238,27 @@ class GroupMove(_Strict):
     to_group: str
 
 
+class Waiver(_Strict):
+    """An accepted exception: ``control`` may fail on ``hosts`` until ``expires``; then it is a finding again."""
+
+    control: str
+    hosts: tuple[str, ...] = Field(min_length=1)  # host names or Ansible patterns
+    owner: str
+    reason: str = Field(min_length=1)
+    expires: date
+
+    def active(self, today: date) -> bool:
+        """Return whether the waiver still holds on ``today`` (it holds through its expiry date)."""
+        return today <= self.expires
+
+
+class Compliance(_Strict):
+    """The standard a compliance project audits against, and the waivers this project grants."""
+
+    standard: RepoPath
+    waivers: tuple[Waiver, ...] = ()
+
+
 class Scope(_Strict):
     """Which hosts the project may touch: an inventory and an Ansible host pattern over it."""
 
@@ -273,6 +296,7 @@ class Project(_Strict):
     risks: tuple[Risk, ...] = ()
     vars: Variables = {}  # extra vars of every playbook and check of the project (a step's own vars win)
     move_to_group: GroupMove | None = None  # when the run completes, for the hosts every step verified
+    compliance: Compliance | None = None
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @field_validator("steps")
