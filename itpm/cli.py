@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -26,7 +27,7 @@ from rich.console import Console
 
 from itpm import console as render
 from itpm.bookkeeping import BookkeepingError, add_note, book_cost, close_risk, raise_risk
-from itpm.errors import ExecutionError, InventoryError, ItpmError
+from itpm.errors import ExecutionError, InputError, InventoryError, ItpmError
 from itpm.execution.runner import new_run_id, plan_playbook, run_playbook
 from itpm.inventory import load_inventory
 from itpm.lab.fleet import lab_down, lab_status, lab_up
@@ -37,7 +38,9 @@ from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.prefect_server import client_environment, ensure_server, healthy, stop_server
 from itpm.project_file import load_project, project_schema
 from itpm.project_run import ApprovalRefused, ProjectRun, check_approver, step_hosts
+from itpm.recovery import Recovery, runbook_path
 from itpm.reports.compliance_report import project_compliance
+from itpm.reports.recovery_report import recovery_markdown
 from itpm.reports.report_files import write_report
 from itpm.reports.retrospective import next_steps_sections, retrospective
 from itpm.reports.run_status import run_status, summary_markdown
@@ -251,6 +254,52 @@ def _follow(log: ProjectLog, run_id: str, stop: threading.Event) -> None:
         if done:
             return
         stop.wait(0.5)
+
+
+@app.command("recover")
+def recover_command(
+    runbook: Annotated[str, typer.Argument(help="a runbook name (runbooks/<name>.yaml) or file")],
+    *,
+    drill: Annotated[bool, typer.Option("--drill", help="rehearse on the standby; touch no primary or client")] = False,
+    triggered_at: Annotated[
+        datetime | None, typer.Option(help="when the alert fired (RTO starts there); default: now")
+    ] = None,
+    extra: Annotated[
+        list[str] | None, typer.Option("--var", help="extra var KEY=VALUE for playbooks and checks")
+    ] = None,
+    identity: IdentityOption = None,
+) -> int:
+    """Run a recovery runbook: confirm, fence, restore, move the service, verify; RTO and RPO measured."""
+    settings = load_settings()
+    path = runbook_path(runbook, Path.cwd())
+    pairs = [item.partition("=") for item in extra or []]
+    malformed = [key for key, sep, _ in pairs if not sep or not key]
+    if malformed:
+        raise InputError(f"--var {malformed[0]!r} has no KEY=VALUE form", fix="write --var ledger_expected_record=r1")
+    when = triggered_at.replace(tzinfo=triggered_at.tzinfo or UTC) if triggered_at else None
+    recovery = Recovery.open(path, settings, requester=_identity(identity), drill=drill, triggered_at=when)
+    url = _use_prefect(settings)
+    from flows.recover import recover_flow  # noqa: PLC0415 - Prefect is imported only by commands that need it
+
+    err.print(f"recovery [bold]{recovery.run_id}[/] - Prefect UI {url.removesuffix('/api')}/runs", highlight=False)
+    stop = threading.Event()
+    log = ProjectLog.for_settings(settings)
+    follower = threading.Thread(target=_follow, args=(log, recovery.run_id, stop), daemon=True)
+    follower.start()
+    try:
+        outcome = recover_flow(
+            runbook_file=str(recovery.runbook_file),
+            run_id=recovery.run_id,
+            requester=recovery.requester,
+            drill=drill,
+            triggered_at=recovery.triggered_at,
+            extra_vars={key: value for key, _, value in pairs},
+        )
+    finally:
+        stop.set()
+        follower.join(timeout=5)
+        out.print(recovery_markdown(log.events(recovery.run_id)), highlight=False)
+    return EXIT_OK if outcome in ("recovered", "drill passed") else EXIT_FAILED
 
 
 @app.command("approve")

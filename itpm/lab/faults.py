@@ -15,7 +15,16 @@ from pathlib import Path
 from itpm.errors import LabError
 from itpm.lab import network
 
-__all__ = ["host_init_pid", "kill_host", "kill_sshd", "link_down", "link_up", "start_sshd"]
+__all__ = [
+    "fence_port",
+    "host_init_pid",
+    "kill_host",
+    "kill_sshd",
+    "link_down",
+    "link_up",
+    "start_sshd",
+    "unfence_port",
+]
 
 
 def _processes(lab: str, host: str) -> dict[int, str]:
@@ -70,3 +79,20 @@ def link_down(lab: str, host: str) -> None:
 def link_up(lab: str, host: str) -> None:
     """Bring the host's network link back up."""
     network.run_ip(["-n", network.namespace_name(lab, host), "link", "set", "eth0", "up"])
+
+
+def _port(lab: str, host: str) -> str:
+    """Return the controller-side veth of a lab host (hosts are named ``h<index>``)."""
+    if not (host.startswith("h") and host[1:].isdigit()):
+        raise LabError(f"{host} is not a lab host name (h1, h2, ...)", fix="fence lab hosts by their inventory name")
+    return network.veth_name(lab, int(host[1:]))
+
+
+def fence_port(lab: str, host: str) -> None:
+    """Fence a host like a switch port shut: its bridge port goes down, whatever state the host itself is in."""
+    network.run_ip(["link", "set", _port(lab, host), "down"])
+
+
+def unfence_port(lab: str, host: str) -> None:
+    """Open a fenced host's bridge port again (after it was repaired, or for a lab that is reused)."""
+    network.run_ip(["link", "set", _port(lab, host), "up"])
