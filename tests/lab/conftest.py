@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from itpm.inventory import Inventory, load_inventory
 from itpm.lab.fleet import lab_down, lab_up
 from itpm.lab.keys import ensure_key_pair
 from itpm.models.results import PlaybookResult
+from itpm.prefect_server import client_environment, ensure_server, stop_server
 from itpm.settings import Settings
 from itpm.verification.backend import InventoryBackend
 
@@ -126,3 +128,38 @@ def wrong_host_key(lab: Lab, host: str) -> Iterator[str]:
         yield entry.address
     finally:
         entry.known_hosts.write_text(original)
+
+
+def free_port() -> int:
+    """Return a TCP port free on loopback right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real Prefect server on SQLite for this module, as `itpm server start` runs it."""
+    settings = Settings(state_dir=tmp_path_factory.mktemp("prefect"), prefect_port=free_port())
+    ensure_server(settings)
+    yield client_environment(settings)
+    stop_server(settings)
+
+
+@contextlib.contextmanager
+def own_lab(base: Path, suffix: str, count: int) -> Iterator[Lab]:
+    """Bring up a lab of its own for a module whose project changes hosts for good (firewall, kill, groups).
+
+    Named after the session lab plus ``suffix`` (lab names have at most 8 characters), torn down after.
+    """
+    name = f"{LAB}{suffix}"
+    settings = Settings(state_dir=base / "state")
+    service_key = base / "service_ed25519"
+    pair = ensure_key_pair(service_key, "itpm-svc@test")
+    inventory_path = make_inventory_dir(base / "inventory", pair.public)
+    lab_down(settings, name=name)
+    lab_up(settings, name=name, count=count, inventory=inventory_path)
+    try:
+        yield Lab(name, settings, inventory_path, service_key)
+    finally:
+        lab_down(settings, name=name)

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,29 +36,12 @@ from itpm.log.events import (
     RunFinished,
 )
 from itpm.log.store import ProjectLog
-from itpm.prefect_server import client_environment, ensure_server, stop_server
-from itpm.settings import Settings
 from tests.receivers import http_receiver, received_mail, smtp_server
 
 from .conftest import REPO, Lab
 
 DATA = Path(__file__).parent / "data"
 HOSTS = ["h1", "h2", "h3", "h4", "h5"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A real Prefect server on SQLite for this module, as `itpm server start` runs it."""
-    settings = Settings(state_dir=tmp_path_factory.mktemp("prefect"), prefect_port=_free_port())
-    ensure_server(settings)
-    yield client_environment(settings)
-    stop_server(settings)
 
 
 @pytest.fixture

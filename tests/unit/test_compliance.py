@@ -63,12 +63,14 @@ WAIVERS = (
 )
 
 
-def _audit(stage: str, failed: dict[str, list[str]], checks: tuple[str, ...] = ("test_root", "test_sudo")) -> StepAudited:
+def _audit(
+    stage: str, failed: dict[str, list[str]], checks: tuple[str, ...] = ("test_root", "test_sudo")
+) -> StepAudited:
     return StepAudited(
         run_id="r",
         project="p",
         step="remediate",
-        stage=stage,  # type: ignore[arg-type]
+        stage=stage,
         checks=list(checks),
         passed=[h for h in HOSTS if h not in failed],
         failed=failed,
