@@ -78,7 +78,7 @@ def _flow_run_name() -> str:
         name = load_project(Path(parameters["project_file"])).name
     except ItpmError:
         name = Path(parameters["project_file"]).stem
-    return f"{name} {parameters['run_id']}"
+    return f"{name} {parameters.get('run_id') or 'new run'}"
 
 
 @task(name="audit", task_run_name="audit {step_name} ({stage})", cache_policy=NO_CACHE)
@@ -228,9 +228,15 @@ def _plan_summary(run: ProjectRun, step: Step) -> str:
 
 
 @flow(name="itpm-project", flow_run_name=_flow_run_name, persist_result=False)
-def project_flow(project_file: str, run_id: str, requester: str, dry_run: bool = False) -> str:
-    """Run (or resume) a project; return ``completed``, ``dry_run`` or raise RolloutHalted / RunRejected."""
+def project_flow(
+    project_file: str, run_id: str | None = None, requester: str = "prefect-deployment", dry_run: bool = False
+) -> str:
+    """Run (or resume) a project; return ``completed``, ``dry_run`` or raise RolloutHalted / RunRejected.
+
+    Without ``run_id`` (a run started from its deployment in the UI) the run gets a new id.
+    """
     run = ProjectRun.open(Path(project_file), load_settings(), requester=requester, run_id=run_id)
+    run_id = run.run_id
     run.secrets = PrefectSecrets()
     run.links = tuple(link for link in (current_flow_run.ui_url,) if link)
     project = run.project

@@ -37,11 +37,11 @@ def _publish(recovery: Recovery) -> None:
     )
 
 
-@flow(name="itpm-recover", flow_run_name="{run_id}", persist_result=False)
+@flow(name="itpm-recover", persist_result=False)
 def recover_flow(
     runbook_file: str,
-    run_id: str,
-    requester: str,
+    run_id: str | None = None,
+    requester: str = "prefect-deployment",
     *,
     drill: bool = False,
     triggered_at: datetime | None = None,
@@ -63,7 +63,7 @@ def recover_flow(
         if not outcome.done:
             recovery.finish(done=False)
             _publish(recovery)
-            raise RecoveryFailed(run_id, outcome)
+            raise RecoveryFailed(recovery.run_id, outcome)
     measured = recovery.measure()
     recovery.finish(done=True)
     _publish(recovery)
