@@ -1,0 +1,1 @@
+"""Checks for playbooks/roles/hw_provision."""

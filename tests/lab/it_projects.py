@@ -1,0 +1,78 @@
+"""Running the shipped IT projects and runbooks on a lab of their own: copies of the files, pointed at it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from itpm.log.store import ProjectLog
+
+from .conftest import REPO, Lab
+
+_PATH_KEYS = {"playbook", "rollback", "standard"}
+
+
+def _absolute(node: Any) -> Any:
+    """Return ``node`` with every repository path (playbook, checks, rollback, standard) made absolute."""
+    if isinstance(node, dict):
+        return {
+            key: (str(REPO / value) if key in _PATH_KEYS and isinstance(value, str) else _absolute(value))
+            if key != "checks" or not isinstance(value, list)
+            else [str(REPO / c) for c in value]
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_absolute(item) for item in node]
+    return node
+
+
+class Site:
+    """A lab with a state dir and Prefect server, and the shipped files copied to point at its inventory."""
+
+    def __init__(self, lab: Lab, root: Path, prefect_api: dict[str, str]) -> None:
+        self.lab, self.root = lab, root
+        (root / "playbooks").mkdir(exist_ok=True)  # marks root as the root the copies' paths resolve against
+        self.env = {**os.environ, **prefect_api, "ITPM_STATE_DIR": str(root / "state")}
+        self.env.pop("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", None)
+
+    def address(self, host: str) -> str:
+        """Return a lab host's address."""
+        return self.lab.inventory.host(host).address
+
+    @property
+    def log(self) -> ProjectLog:
+        return ProjectLog(f"sqlite:///{self.root / 'state' / 'project-log.sqlite'}")
+
+    def copy(self, shipped: str, change: Any = None) -> Path:
+        """Copy ``projects/x.yaml`` or ``runbooks/x.yaml`` for this lab: its inventory, no approval gates.
+
+        Approval gates are proven in test_projects.py; here the projects themselves are under test.
+        """
+        document = _absolute(yaml.safe_load((REPO / shipped).read_text()))
+        if "scope" in document:
+            document["scope"]["inventory"] = str(self.lab.inventory_path)
+            for step in document["steps"]:
+                step.get("strategy", {}).pop("approval", None)
+        else:
+            document["inventory"] = str(self.lab.inventory_path)
+        if change is not None:
+            change(document)
+        path = self.root / Path(shipped).name
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    def itpm(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "itpm", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
