@@ -1,0 +1,1 @@
+"""Checks for playbooks/roles/ledger, on the host that serves the ledger."""

@@ -1,0 +1,1 @@
+"""Checks for playbooks/roles/ledger_clients, on the ledger's clients."""

@@ -1,0 +1,1 @@
+"""Checks that the failed ledger primary stays down, run on the ledger's clients."""

@@ -1,0 +1,1 @@
+"""Checks of the warm standby (projects/ledger-backup.yaml, step standby)."""
