@@ -159,16 +159,16 @@ class Recovery:
                 project_kind="disaster_recovery",
                 environment="lab",
                 requester=self.requester,
-                hosts=sorted({h for s in steps for h in self.hosts_of(s.on)}),
+                hosts=sorted({h for s in steps for h in self.hosts_of(s.target)}),
                 steps=[s.name for s in steps],
-                step_hosts={s.name: list(self.hosts_of(s.on)) for s in steps},
+                step_hosts={s.name: list(self.hosts_of(s.target)) for s in steps},
             )
         )
 
     def run_step(self, step: RunbookStep) -> StepOutcome:
         """Do one step and log it; a failure is a value whose ``next_action`` tells on-call what to do."""
         started = time.monotonic()
-        hosts = self.hosts_of(step.on)
+        hosts = self.hosts_of(step.target)
         try:
             done, detail = self._do(step, hosts)
         except ExecutionError as error:  # the step could not even run: that is its failure, said plainly

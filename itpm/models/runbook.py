@@ -56,7 +56,8 @@ class RunbookStep(_Strict):
     name: Slug
     title: str
     action: RunbookAction
-    on: str = Field(pattern=r"^(primary|standby|backup|clients)$")
+    # Not "on": YAML 1.1 reads an unquoted `on:` key as the boolean true.
+    target: str = Field(pattern=r"^(primary|standby|backup|clients)$")
     playbook: RepoPath | None = None
     checks: tuple[RepoPath, ...] = ()
     fence: FenceMethod | None = None
