@@ -1,0 +1,1 @@
+"""Checks for the whole app segment once every member is configured (playbooks/roles/netcfg): member to member."""
