@@ -11,6 +11,8 @@ import hashlib
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,17 +82,8 @@ def make_inventory_dir(directory: Path, service_public_key: str) -> Path:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """Bring up the test lab (clearing any leftover of a crashed session first) and tear it down after."""
-    if os.geteuid() != 0:
-        pytest.fail("lab tests need root to create namespaces and mounts: run `make test` as root, as CI does")
-    base = tmp_path_factory.mktemp("lab")
-    settings = Settings(state_dir=base / "state")
-    service_key = base / "service_ed25519"
-    pair = ensure_key_pair(service_key, "itpm-svc@test")
-    inventory_path = make_inventory_dir(base / "inventory", pair.public)
-    lab_down(settings, name=LAB)
-    lab_up(settings, name=LAB, count=HOSTS, inventory=inventory_path)
-    yield Lab(LAB, settings, inventory_path, service_key)
-    lab_down(settings, name=LAB)
+    with own_lab(tmp_path_factory.mktemp("lab"), "", HOSTS) as session_lab:
+        yield session_lab
 
 
 @pytest.fixture(scope="session")
@@ -148,10 +141,13 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 @contextlib.contextmanager
 def own_lab(base: Path, suffix: str, count: int) -> Iterator[Lab]:
-    """Bring up a lab of its own for a module whose project changes hosts for good (firewall, kill, groups).
+    """Bring up a lab (clearing any leftover of a crashed session first) and tear it down after.
 
-    Named after the session lab plus ``suffix`` (lab names have at most 8 characters), torn down after.
+    Modules whose projects change hosts for good (firewall, kill, groups) get one of their own, named after the
+    session lab plus ``suffix`` (lab names have at most 8 characters).
     """
+    if os.geteuid() != 0:
+        pytest.fail("lab tests need root to create namespaces and mounts: run `make test` as root, as CI does")
     name = f"{LAB}{suffix}"
     settings = Settings(state_dir=base / "state")
     service_key = base / "service_ed25519"
@@ -163,3 +159,16 @@ def own_lab(base: Path, suffix: str, count: int) -> Iterator[Lab]:
         yield Lab(name, settings, inventory_path, service_key)
     finally:
         lab_down(settings, name=name)
+
+
+def run_itpm(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run the ``itpm`` CLI from the checkout in ``env``; return its exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "itpm", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +11,26 @@ import yaml
 
 from itpm.log.store import ProjectLog
 
-from .conftest import REPO, Lab
+from .conftest import REPO, Lab, run_itpm
 
 _PATH_KEYS = {"playbook", "rollback", "standard"}
 
 
 def _absolute(node: Any) -> Any:
     """Return ``node`` with every repository path (playbook, checks, rollback, standard) made absolute."""
-    if isinstance(node, dict):
-        return {
-            key: (str(REPO / value) if key in _PATH_KEYS and isinstance(value, str) else _absolute(value))
-            if key != "checks" or not isinstance(value, list)
-            else [str(REPO / c) for c in value]
-            for key, value in node.items()
-        }
     if isinstance(node, list):
         return [_absolute(item) for item in node]
-    return node
+    if not isinstance(node, dict):
+        return node
+    copy: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _PATH_KEYS and isinstance(value, str):
+            copy[key] = str(REPO / value)
+        elif key == "checks" and isinstance(value, list):
+            copy[key] = [str(REPO / path) for path in value]
+        else:
+            copy[key] = _absolute(value)
+    return copy
 
 
 class Site:
@@ -67,12 +69,4 @@ class Site:
         return path
 
     def itpm(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "itpm", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_itpm(self.env, *args, timeout=timeout)

@@ -38,7 +38,7 @@ from itpm.log.events import (
 from itpm.log.store import ProjectLog
 from tests.receivers import http_receiver, received_mail, smtp_server
 
-from .conftest import REPO, Lab
+from .conftest import REPO, Lab, run_itpm
 
 DATA = Path(__file__).parent / "data"
 HOSTS = ["h1", "h2", "h3", "h4", "h5"]
@@ -137,15 +137,7 @@ class World:
         return path
 
     def itpm(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "itpm", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_itpm(self.env, *args, timeout=timeout)
 
     def itpm_background(self, *args: str) -> subprocess.Popen[str]:
         """Start ``itpm`` in its own session; the fixture kills it at the end of the test if it still runs."""
