@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from itpm.compliance import remediation_vars, waivers_by_host
+from itpm.compliance import HostWaivers, remediation_vars, waivers_by_host
 from itpm.errors import ItpmError
 from itpm.execution.runner import EventCallback, new_run_id, plan_playbook, run_playbook
 from itpm.inventory import Inventory, load_inventory
@@ -53,6 +53,7 @@ from itpm.log.locks import HostLocks, lock_key
 from itpm.log.store import ProjectLog
 from itpm.models.project import PhaseName, Project, RiskSignal, Step
 from itpm.models.results import PlaybookResult, VerificationResult
+from itpm.models.standard import Standard
 from itpm.notify import SecretSource, notice_for, notify
 from itpm.project_file import find_repo_root, load_project
 from itpm.reports.briefing import briefing_of
@@ -123,6 +124,7 @@ class ProjectRun:
     log: ProjectLog
     inventory: Inventory
     on_event: EventCallback | None = None
+    standard: Standard | None = None  # a compliance project's standard, read once when the run opens
     secrets: SecretSource | None = None  # for notification channels (None: the environment)
     links: tuple[str, ...] = ()  # where a stakeholder can look (the Prefect UI run, `itpm status RUN`)
     _locks: HostLocks | None = field(default=None, repr=False)
@@ -140,6 +142,7 @@ class ProjectRun:
             settings=settings,
             log=ProjectLog.for_settings(settings),
             inventory=load_inventory(project.scope.inventory),
+            standard=load_standard(project.compliance.standard) if project.compliance else None,
         )
 
     @classmethod
@@ -449,15 +452,23 @@ class ProjectRun:
             )
         return BatchOutcome(batch, verdict, ok, failed, rolled_back)
 
-    def _waived_checks(self) -> dict[str, set[str]]:
-        """Return, per host, the checks of the controls a waiver exempts today (none outside compliance projects)."""
+    def _waivers_today(self) -> HostWaivers:
+        """Return the project's waivers that hold today, per host and control (none outside compliance projects).
+
+        Judged on the day the step runs: a waiver that lapsed overnight is remediated and fails again.
+        """
         if self.project.compliance is None:
             return {}
-        standard = load_standard(self.project.compliance.standard)
         active, _ = waivers_by_host(self.project.compliance.waivers, self.inventory, now().date())
+        return active
+
+    def _waived_checks(self) -> dict[str, set[str]]:
+        """Return, per host, the checks of the controls a waiver exempts today (none outside compliance projects)."""
+        if self.standard is None:
+            return {}
         return {
-            host: {name for control in controls for name in standard.control(control).checks}
-            for host, controls in active.items()
+            host: {name for control in controls for name in self.standard.control(control).checks}
+            for host, controls in self._waivers_today().items()
         }
 
     def _roll_back(self, step: Step, batch: Batch, hosts: Sequence[str]) -> RolledBack:
@@ -579,10 +590,8 @@ class ProjectRun:
         run: dict[str, Any] = {"itpm_run_id": self.run_id, "itpm_project": self.project.name, "itpm_step": step.name}
         if batch is not None:
             run["itpm_batch"] = batch.label
-        if self.project.compliance is not None:
-            # Waivers are judged on the day the playbook runs: one that lapsed overnight is remediated.
-            active, _ = waivers_by_host(self.project.compliance.waivers, self.inventory, now().date())
-            run.update(remediation_vars(load_standard(self.project.compliance.standard), active))
+        if self.standard is not None:
+            run.update(remediation_vars(self.standard, self._waivers_today()))
         return {**self.project.variables(step), **run}
 
     def _halt_reason(self, batch: Batch, failed: dict[str, str], step: Step) -> str:
