@@ -10,12 +10,14 @@ This is the only place that turns errors into exit codes:
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -228,19 +230,26 @@ def _run_flow(settings: Settings, project_file: Path, run_id: str, requester: st
     project_flow = flow_for(load_project(project_file).kind)
 
     err.print(f"run [bold]{run_id}[/] - Prefect UI {url.removesuffix('/api')}/runs, log: itpm log {run_id}")
-    stop = threading.Event()
-    follower = threading.Thread(target=_follow, args=(ProjectLog.for_settings(settings), run_id, stop), daemon=True)
-    follower.start()
-    try:
+    with _following(ProjectLog.for_settings(settings), run_id):
         outcome = project_flow(project_file=str(project_file), run_id=run_id, requester=requester, dry_run=dry_run)
-    finally:
-        stop.set()
-        follower.join(timeout=5)
     status = run_status(ProjectLog.for_settings(settings).events(run_id))
     out.print(summary_markdown(status), highlight=False)
     out.print(f"where it stands: itpm status {run_id}; the report: itpm report {run_id}", highlight=False)
     # Completed with failures inside max_fail_percent is still a rollout with failed hosts: not a clean 0.
     return EXIT_OK if outcome in ("completed", "dry_run") and not status.problems else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _following(log: ProjectLog, run_id: str) -> Iterator[None]:
+    """Print the run's log events as they are committed while the block runs, and the rest after it."""
+    stop = threading.Event()
+    follower = threading.Thread(target=_follow, args=(log, run_id, stop), daemon=True)
+    follower.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        follower.join(timeout=5)
 
 
 def _follow(log: ProjectLog, run_id: str, stop: threading.Event) -> None:
@@ -282,22 +291,18 @@ def recover_command(
     from flows.recover import recover_flow  # noqa: PLC0415 - Prefect is imported only by commands that need it
 
     err.print(f"recovery [bold]{recovery.run_id}[/] - Prefect UI {url.removesuffix('/api')}/runs", highlight=False)
-    stop = threading.Event()
     log = ProjectLog.for_settings(settings)
-    follower = threading.Thread(target=_follow, args=(log, recovery.run_id, stop), daemon=True)
-    follower.start()
     try:
-        outcome = recover_flow(
-            runbook_file=str(recovery.runbook_file),
-            run_id=recovery.run_id,
-            requester=recovery.requester,
-            drill=drill,
-            triggered_at=recovery.triggered_at,
-            extra_vars={key: value for key, _, value in pairs},
-        )
+        with _following(log, recovery.run_id):
+            outcome = recover_flow(
+                runbook_file=str(recovery.runbook_file),
+                run_id=recovery.run_id,
+                requester=recovery.requester,
+                drill=drill,
+                triggered_at=recovery.triggered_at,
+                extra_vars={key: value for key, _, value in pairs},
+            )
     finally:
-        stop.set()
-        follower.join(timeout=5)
         out.print(recovery_markdown(log.events(recovery.run_id)), highlight=False)
     return EXIT_OK if outcome in ("recovered", "drill passed") else EXIT_FAILED
 
