@@ -34,8 +34,10 @@ run: setup
 	$(ITPM) lab up --hosts $(HOSTS)
 	$(ITPM) apply playbooks/baseline.yml --inventory inventory/lab/hosts.yml --verify checks/baseline
 
+# docs/reliability.md is regenerated from the run's reliability record (tests/reliability.py).
 test: lint
 	$(PY) -m pytest
+	$(PY) scripts/reliability_report.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

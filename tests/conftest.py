@@ -13,4 +13,4 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 
 # A private PostgreSQL and the project log URL of each backend (postgres, postgres_url, log_url).
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = ["tests.postgres", "tests.reliability"]

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -31,6 +31,9 @@ from itpm.models.results import PlaybookResult
 from itpm.prefect_server import client_environment, ensure_server, stop_server
 from itpm.settings import Settings
 from itpm.verification.backend import InventoryBackend
+
+if TYPE_CHECKING:
+    from .world import World
 
 # data/ holds playbooks and check modules that itpm runs against lab hosts; they are not tests of this suite.
 collect_ignore = ["data"]
@@ -137,6 +140,16 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     ensure_server(settings)
     yield client_environment(settings)
     stop_server(settings)
+
+
+@pytest.fixture
+def world(lab: Lab, prefect_api: dict[str, str], tmp_path: Path) -> Iterator[World]:
+    """A project-run world on the session lab for one test (tests/lab/world.py); its background runs die after."""
+    from .world import World  # noqa: PLC0415 - world.py builds on this module's Lab and run_itpm
+
+    fresh = World.fresh(lab, prefect_api, tmp_path)
+    yield fresh
+    fresh.stop_background()
 
 
 @contextlib.contextmanager
