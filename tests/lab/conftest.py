@@ -44,7 +44,8 @@ BASELINE_CHECKS = REPO / "checks" / "baseline"
 # Lab names come from the checkout's path, so that two checkouts (a CI clone beside a working tree) can run
 # their lab tests at once without tearing down each other's hosts.
 CHECKOUT_TAG = hashlib.sha256(str(REPO).encode()).hexdigest()[:5]
-LAB = f"t{CHECKOUT_TAG}"
+# ITPM_TEST_LAB names it by hand (at most 6 characters: own labs add a suffix), for sessions in one checkout at once.
+LAB = os.environ.get("ITPM_TEST_LAB", f"t{CHECKOUT_TAG}")
 HOSTS = 5
 
 
