@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -22,7 +22,10 @@ def sshd_killed_on_h2(converged: Lab) -> Iterator[Lab]:
     faults.start_sshd(converged.name, "h2")
 
 
-def test_host_with_sshd_killed_is_unreachable_while_others_succeed(sshd_killed_on_h2: Lab) -> None:
+@pytest.mark.reliability("sshd killed on a host")
+def test_host_with_sshd_killed_is_unreachable_while_others_succeed(
+    sshd_killed_on_h2: Lab, record_property: Callable[[str, object], None]
+) -> None:
     lab = sshd_killed_on_h2
     assert dict((h.name, h.state.value) for h in lab_status(lab.settings, name=lab.name).hosts)["h2"] == "sshd down"
     result = run_playbook(BASELINE, lab.inventory, lab.settings)
@@ -34,6 +37,7 @@ def test_host_with_sshd_killed_is_unreachable_while_others_succeed(sshd_killed_o
     verification = verify([BASELINE_CHECKS], lab.inventory, lab.settings)
     assert list(verification.failed) == ["h2"] and verification.hosts["h2"].unreachable
     assert all("h2 (10.77." in c.message and "unreachable" in c.message for c in verification.hosts["h2"].checks)
+    record_property("observed", "playbook and checks name h2 unreachable (connection refused); the others pass")
 
 
 def test_broken_host_fails_its_checks_with_the_right_message(converged: Lab) -> None:
@@ -61,7 +65,10 @@ def wrong_key_for_h5(converged: Lab) -> Iterator[Lab]:
         yield converged
 
 
-def test_changed_host_key_is_refused_by_ansible_and_checks(wrong_key_for_h5: Lab) -> None:
+@pytest.mark.reliability("changed host key")
+def test_changed_host_key_is_refused_by_ansible_and_checks(
+    wrong_key_for_h5: Lab, record_property: Callable[[str, object], None]
+) -> None:
     lab = wrong_key_for_h5
     result = run_playbook(BASELINE, lab.inventory, lab.settings, limit="h4,h5")
     assert result.hosts["h4"].status is HostStatus.OK
@@ -71,6 +78,7 @@ def test_changed_host_key_is_refused_by_ansible_and_checks(wrong_key_for_h5: Lab
     assert verification.hosts["h4"].ok and verification.hosts["h5"].unreachable
     message = verification.hosts["h5"].checks[0].message
     assert "host key does not match" in message and "ssh-keygen -R 10.77." in message
+    record_property("observed", "refused by Ansible and checks; the message gives the ssh-keygen -R command")
 
 
 @pytest.fixture
@@ -80,9 +88,13 @@ def link_down_on_h1(converged: Lab) -> Iterator[Lab]:
     faults.link_up(converged.name, "h1")
 
 
-def test_host_whose_link_is_down_times_out_as_unreachable(link_down_on_h1: Lab) -> None:
+@pytest.mark.reliability("link down on a host")
+def test_host_whose_link_is_down_times_out_as_unreachable(
+    link_down_on_h1: Lab, record_property: Callable[[str, object], None]
+) -> None:
     # Connections time out instead of being refused: the run must name the host, not hang.
     result = run_playbook(BASELINE, link_down_on_h1.inventory, link_down_on_h1.settings, limit="h1,h3")
     assert result.hosts["h1"].status is HostStatus.UNREACHABLE
     assert result.hosts["h3"].status is HostStatus.OK
     assert result.duration_s < link_down_on_h1.settings.ansible_timeout
+    record_property("observed", f"h1 unreachable after the connect timeout ({result.duration_s:.0f} s run), h3 ok")
