@@ -85,6 +85,9 @@ class ConnectionTuning:
     control_dir: Path  # this run's own ControlPath directory
     strategy_plugins: Path | None = None
     fallback_reason: str = ""  # why mitogen was wanted but not used; empty when it is used or not wanted
+    task_timeout: int = 600  # seconds a task may run on a host before it fails there
+    keepalive_interval: int = 5  # seconds between SSH keepalives ...
+    keepalive_count: int = 3  # ... and how many may go unanswered before the connection is dropped
 
     def environment(self) -> dict[str, str]:
         """Return the ANSIBLE_* variables of this tuning.
@@ -92,16 +95,19 @@ class ConnectionTuning:
         >>> ConnectionTuning("linear", 5, Path("/s/cp")).environment()["ANSIBLE_PIPELINING"]
         'True'
         """
+        # OpenSSH takes the first value given for an option: these come before the inventory's ssh args and win.
+        keepalive = f"-o ServerAliveInterval={self.keepalive_interval} -o ServerAliveCountMax={self.keepalive_count}"
         env = {
             "ANSIBLE_PIPELINING": "True",
             "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_FORKS": str(self.forks),
-            "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s",
+            "ANSIBLE_SSH_ARGS": f"-C -o ControlMaster=auto -o ControlPersist=60s {keepalive}",
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.control_dir),
             # Facts are gathered only where a play asks for them; the baseline needs none of them.
             "ANSIBLE_GATHERING": "explicit",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_TIMEOUT": "10",
+            "ANSIBLE_TASK_TIMEOUT": str(self.task_timeout),
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
             "ANSIBLE_NOCOLOR": "True",
         }
@@ -111,6 +117,21 @@ class ConnectionTuning:
         else:
             env["ANSIBLE_STRATEGY"] = "linear"
         return env
+
+    def connection_vars(self) -> dict[str, int]:
+        """Return the variables that bound a dead connection under mitogen, given to Ansible as extra vars.
+
+        Mitogen starts its own ssh with its keepalive options before any ssh args, from these host variables
+        only; unset, it waits 30 s x 10 (a link-down host hung a run for minutes). Extra vars win over the
+        inventory's, as ``ANSIBLE_SSH_ARGS`` wins for OpenSSH.
+
+        >>> ConnectionTuning("linear", 5, Path("/s/cp")).connection_vars()
+        {'mitogen_ssh_keepalive_interval': 5, 'mitogen_ssh_keepalive_count': 3}
+        """
+        return {
+            "mitogen_ssh_keepalive_interval": self.keepalive_interval,
+            "mitogen_ssh_keepalive_count": self.keepalive_count,
+        }
 
 
 def tuning_for(settings: Settings, host_count: int, run_id: str = "manual") -> ConnectionTuning:
@@ -124,7 +145,16 @@ def tuning_for(settings: Settings, host_count: int, run_id: str = "manual") -> C
     strategy: Literal["mitogen", "linear"] = "mitogen" if plugins is not None else "linear"
     # A short name: a unix socket path has 108 bytes, and Ansible adds a 10-character socket name.
     control_dir = control_path_dir(settings) / run_id.rsplit("-", 1)[-1]
-    return ConnectionTuning(strategy, forks, control_dir, plugins, reason)
+    return ConnectionTuning(
+        strategy,
+        forks,
+        control_dir,
+        plugins,
+        reason,
+        task_timeout=settings.task_timeout,
+        keepalive_interval=settings.ssh_keepalive_interval,
+        keepalive_count=settings.ssh_keepalive_count,
+    )
 
 
 def close_control_masters(control_dir: Path) -> int:

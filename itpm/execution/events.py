@@ -54,6 +54,10 @@ def parse_event(raw: Mapping[str, Any]) -> AnsibleEvent:
     result: Mapping[str, Any] = data.get("res") or {}
     kind = str(raw.get("event", ""))
     failed = kind in ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed")
+    # no_log: Ansible hides the result, and ansible-runner drops even its 'changed'; Ansible's line still says it.
+    hidden_change = "censored" in result and any(
+        line.startswith("changed: [") for line in str(raw.get("stdout", "")).splitlines()
+    )
     return AnsibleEvent(
         kind=kind,
         counter=int(raw.get("counter", 0)),
@@ -62,9 +66,9 @@ def parse_event(raw: Mapping[str, Any]) -> AnsibleEvent:
         play=data.get("play"),
         task=data.get("task"),
         task_id=data.get("task_uuid"),
-        changed=bool(result.get("changed", False)) and kind == "runner_on_ok",
+        changed=(bool(result.get("changed", False)) or hidden_change) and kind == "runner_on_ok",
         ignored=bool(data.get("ignore_errors")) and kind == "runner_on_failed",
-        message=_failure_message(result) if failed else "",
+        message=_plain_failure(kind, result) if failed else "",
         diff=_render_diff(data.get("diff") if kind == "runner_on_file_diff" else result.get("diff")),
         start=_timestamp(data.get("start")),
         end=_timestamp(data.get("end")),
@@ -139,6 +143,35 @@ def _timestamp(value: object) -> datetime | None:
         return None
 
 
+# How mitogen words a connection that died under a running task (its text even asks for a bug report), and one it
+# could not (re)open within the connect timeout; OpenSSH's own words ("Failed to connect ...") are plain already.
+_LOST_CONNECTION_SIGNS = ("was disconnected", "has disconnected")
+_CONNECT_TIMEOUT_SIGN = "Task failed: Connection timed out"
+
+
+def _plain_failure(kind: str, result: Mapping[str, Any]) -> str:
+    """Return ``_failure_message``, led by plain words when a host hit a bound or its connection was lost.
+
+    One line either way: the project log keeps a failure's last line, and the CLI its first.
+
+    >>> _plain_failure("runner_on_failed", {"msg": "Task failed: Timed out after 20 second(s).",
+    ...                                     "timedout": {"period": 20}})
+    'timed out after 20 s (task_timeout, ITPM_TASK_TIMEOUT): slow or lossy link, or a command that hangs?'
+    """
+    timedout = result.get("timedout")
+    if isinstance(timedout, Mapping):  # Ansible's own "Task failed: Timed out after 20 second(s)." says less
+        return (
+            f"timed out after {timedout.get('period', '?')} s (task_timeout, ITPM_TASK_TIMEOUT): "
+            "slow or lossy link, or a command that hangs?"
+        )
+    message = _failure_message(result)
+    if kind == "runner_on_unreachable" and any(sign in message for sign in _LOST_CONNECTION_SIGNS):
+        return f"connection lost mid-task (sshd stopped, host down, link cut or too lossy?): {message}"
+    if kind == "runner_on_unreachable" and message.startswith(_CONNECT_TIMEOUT_SIGN):
+        return f"could not connect in time (link down, slow or lossy?): {message}"
+    return message
+
+
 def _failure_message(result: Mapping[str, Any]) -> str:
     """Return what a person needs from a failed result: the message, then the command's error output.
 
@@ -150,7 +183,8 @@ def _failure_message(result: Mapping[str, Any]) -> str:
             if isinstance(item, dict) and item.get("failed"):
                 label = item.get("_ansible_item_label", item.get("item", ""))
                 return f"item {label}: {_failure_message(item)}"
-    parts = [str(result.get("msg", "")).strip()]
+    # A no_log task's result holds only Ansible's "the output has been hidden ... 'no_log: true' ..." (censored).
+    parts = [str(result.get("msg") or result.get("censored") or "").strip()]
     for stream in ("stderr", "module_stderr", "stdout"):
         text = str(result.get(stream, "") or "").strip()
         if text and text not in parts[0]:

@@ -10,19 +10,29 @@ This backend reads address, user, key and known_hosts from the same inventory An
 or changed host keys (``RejectPolicy``), sets TCP_NODELAY, and gives checks their host's inventory variables
 through ``host.ansible.get_variables()``. A host that cannot be reached fails fast on every later check
 instead of waiting for another timeout.
+
+A slow or cut-off host cannot hold the checks up for long: all of one host's checks share one time budget
+(``Settings.check_timeout``), every wait for an answer is bounded by what is left of it, and a connection whose
+host stops acknowledging for ``ssh_keepalive_interval`` x ``ssh_keepalive_count`` seconds is dropped by the
+kernel (TCP_USER_TIMEOUT, with paramiko's keepalives giving it traffic to time). Either way the host's checks
+end as unreachable, with its name and what happened.
 """
 
 from __future__ import annotations
 
 import functools
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paramiko
+from testinfra.backend.base import CommandResult
 from testinfra.backend.paramiko import ParamikoBackend
 
 from itpm.inventory import Inventory, InventoryHost, load_inventory
+from itpm.settings import Settings
 
 __all__ = ["HostConnectionFailed", "HostKeyRefused", "InventoryBackend", "inventory_at"]
 
@@ -54,6 +64,9 @@ class InventoryBackend(ParamikoBackend):  # type: ignore[misc] # testinfra is un
             )
         self.inventory_host: InventoryHost = inventory_at(ansible_inventory).host(hostspec)
         self._connection_failure: HostConnectionFailed | None = None
+        # The run's bounds reach this pytest process through ITPM_* variables (verification/runner.py sets them).
+        self._bounds = Settings()
+        self._deadline: float | None = None  # when this host's check budget runs out; set on the first command
         kwargs.pop("connection", None)
         super().__init__(hostspec, *args, **kwargs)
 
@@ -80,6 +93,76 @@ class InventoryBackend(ParamikoBackend):  # type: ignore[misc] # testinfra is un
             "host.ansible(...) is not available to checks: read the host with testinfra modules "
             "(host.file, host.run, ...) and expected values with host.ansible.get_variables()"
         )
+
+    @property
+    def _where(self) -> str:
+        """Return the host as messages name it: ``'h3 (10.77.0.4:22)'``."""
+        host = self.inventory_host
+        return f"{host.name} ({host.address}:{host.port})"
+
+    def run(self, command: str, *args: str, **kwargs: Any) -> CommandResult:
+        """Run a command on the host within its check budget; return testinfra's result.
+
+        Raises HostConnectionFailed (and every later call raises the same one) when the host cannot be reached,
+        the connection drops, or the budget is spent.
+        """
+        if self._connection_failure is not None:
+            raise self._connection_failure
+        try:
+            result: CommandResult = super().run(command, *args, **kwargs)
+        except HostConnectionFailed:
+            raise
+        except TimeoutError:
+            self._connection_failure = HostConnectionFailed(
+                f"{self._where}: its checks ran out of their {self._bounds.check_timeout} s waiting for the host "
+                "(check_timeout, ITPM_CHECK_TIMEOUT): slow or lossy link, or a command that hangs?"
+            )
+            raise self._connection_failure from None
+        except (OSError, EOFError, paramiko.SSHException) as error:
+            self._connection_failure = HostConnectionFailed(
+                f"{self._where}: connection lost during its checks (sshd stopped, host down, link cut or too "
+                f"lossy?): {error or type(error).__name__}"
+            )
+            raise self._connection_failure from None
+        return result
+
+    def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+        """Return exit code, stdout and stderr of ``command``, as testinfra's does, with every wait bounded.
+
+        Raises TimeoutError when the host's check budget runs out, EOFError when the connection dropped.
+        """
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self._bounds.check_timeout
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise EOFError("the SSH connection is closed")
+        channel = transport.open_session(timeout=self._time_left())
+        channel.exec_command(command)
+        stdout = self._read_all(channel, channel.recv)
+        stderr = self._read_all(channel, channel.recv_stderr)
+        if not channel.status_event.wait(self._time_left()):
+            raise TimeoutError
+        exit_code = channel.recv_exit_status()
+        if exit_code == -1 and not transport.is_active():  # a dropped connection closes its channels: no status
+            raise EOFError("the SSH connection dropped while a check ran")
+        return exit_code, stdout, stderr
+
+    def _read_all(self, channel: paramiko.Channel, receive: Callable[[int], bytes]) -> bytes:
+        """Return everything ``receive`` (the channel's recv or recv_stderr) yields until end of file."""
+        chunks: list[bytes] = []
+        while True:
+            channel.settimeout(self._time_left())
+            chunk = receive(65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+    def _time_left(self) -> float:
+        """Return the seconds left of this host's check budget; raise TimeoutError when none are."""
+        left = (self._deadline or 0.0) - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
 
     @functools.cached_property
     def client(self) -> paramiko.SSHClient:
@@ -108,6 +191,10 @@ class InventoryBackend(ParamikoBackend):  # type: ignore[misc] # testinfra is un
             raise HostConnectionFailed(f"{where} unreachable: {error}") from None
         # Checks send many tiny commands; without this each waits on Nagle + delayed ACK (5-7x slower).
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # A host that acknowledges nothing for the keepalive bound has its connection dropped, as OpenSSH's
+        # ServerAlive* does for Ansible; paramiko's keepalives (set below) make sure there is traffic to time.
+        alive_bound_ms = 1000 * self._bounds.ssh_keepalive_interval * self._bounds.ssh_keepalive_count
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, alive_bound_ms)
         try:
             client.connect(
                 hostname=host.address,
@@ -140,4 +227,7 @@ class InventoryBackend(ParamikoBackend):  # type: ignore[misc] # testinfra is un
         except OSError as error:
             sock.close()
             raise HostConnectionFailed(f"{where} unreachable: {error}") from None
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(self._bounds.ssh_keepalive_interval)
         return client

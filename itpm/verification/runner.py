@@ -21,6 +21,7 @@ from itpm.execution.runner import new_run_id
 from itpm.inventory import Inventory
 from itpm.models.results import CheckOutcome, CheckResult, HostChecks, VerificationResult
 from itpm.settings import Settings
+from itpm.vault import VAULT_FILE_SETTING
 
 __all__ = ["parse_check_report", "verify", "worker_count"]
 
@@ -96,14 +97,11 @@ def verify(
         workers = worker_count(len(hosts))
     if workers:
         command += ["-n", str(workers), "--dist", "loadgroup"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **_bounds_environment(settings)}
+    if settings.vault_password_file is not None:  # the checks' inventory view decrypts vault vars with it too
+        env[VAULT_FILE_SETTING] = str(settings.vault_password_file)
     started = time.monotonic()
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     duration = time.monotonic() - started
     (run_dir / "pytest.log").write_text(done.stdout + done.stderr)
     if done.returncode == _PYTEST_EXIT_NO_TESTS:
@@ -116,6 +114,19 @@ def verify(
             fix=f"fix the check module named above; full output in {run_dir / 'pytest.log'}",
         )
     return VerificationResult(checks=tuple(checks), duration_s=duration, hosts=parse_check_report(lines, hosts))
+
+
+def _bounds_environment(settings: Settings) -> dict[str, str]:
+    """Return this run's per-host bounds as the ITPM_* variables the checks' connection reads (backend.py).
+
+    >>> _bounds_environment(Settings(check_timeout=30))["ITPM_CHECK_TIMEOUT"]
+    '30'
+    """
+    return {
+        "ITPM_CHECK_TIMEOUT": str(settings.check_timeout),
+        "ITPM_SSH_KEEPALIVE_INTERVAL": str(settings.ssh_keepalive_interval),
+        "ITPM_SSH_KEEPALIVE_COUNT": str(settings.ssh_keepalive_count),
+    }
 
 
 def parse_check_report(lines: Iterable[str], hosts: Sequence[str]) -> dict[str, HostChecks]:

@@ -48,3 +48,14 @@ def test_each_run_has_its_own_control_path_dir(tmp_path: Path) -> None:
     assert first.control_dir != second.control_dir
     assert first.control_dir.parent == connection.control_path_dir(settings)
     assert first.environment()["ANSIBLE_SSH_CONTROL_PATH_DIR"] == str(first.control_dir)
+
+
+def test_every_run_bounds_a_slow_task_and_a_dead_connection(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, task_timeout=45, ssh_keepalive_interval=4, ssh_keepalive_count=2)
+    tuning = connection.tuning_for(settings, 5)
+    env = tuning.environment()
+    assert env["ANSIBLE_TASK_TIMEOUT"] == "45"
+    # Before any inventory ssh args: OpenSSH keeps the first value it is given.
+    assert env["ANSIBLE_SSH_ARGS"].endswith("-o ServerAliveInterval=4 -o ServerAliveCountMax=2")
+    # mitogen takes its keepalives from these variables only (given as extra vars, they beat the inventory's).
+    assert tuning.connection_vars() == {"mitogen_ssh_keepalive_interval": 4, "mitogen_ssh_keepalive_count": 2}

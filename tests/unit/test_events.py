@@ -86,3 +86,46 @@ def test_result_maps_split_every_host_once() -> None:
     assert sorted(result.ok) == ["h1", "h3"] and sorted(result.failed) == ["h2", "h5"]
     assert sorted(result.unreachable) == ["h2", "h5"] and list(result.changed) == ["h3"]
     assert not result.succeeded
+
+
+def test_a_host_past_a_bound_is_named_in_plain_words() -> None:
+    # The results of real lab runs (tests/lab/test_network_faults.py): a task past ANSIBLE_TASK_TIMEOUT on a slow
+    # link, and, under mitogen, sshd killed and the link taken down while a task ran, and a reconnection through
+    # 50% packet loss.
+    def event(kind: str, task: str, msg: str, **res: object) -> AnsibleEvent:
+        data = {"host": "h3", "task": task, "res": {"msg": msg, "changed": False, **res}}
+        return parse_event({"event": kind, "counter": 1, "event_data": data})
+
+    timed_out = event(
+        "runner_on_failed",
+        "Read the host's report",
+        "Task failed: Timed out after 20 second(s).",
+        timedout={"frame": "Configure `DISPLAY_TRACEBACK` to see a traceback on timeout errors.", "period": 20},
+    )
+    sshd_killed = event(
+        "runner_on_unreachable",
+        "Stamp",
+        "Task failed: Channel was disconnected while connection attempt was in progress; this may be caused by "
+        "an abnormal Ansible exit, or due to an unreliable target.",
+        unreachable=True,
+    )
+    link_down = event(
+        "runner_on_unreachable",
+        "Stamp",
+        "Task failed: Mitogen was disconnected from the remote environment while a call was in-progress. If you "
+        "feel this is in error, please file a bug. Original error was: the respondent Context has disconnected",
+        unreachable=True,
+    )
+    refused = event("runner_on_unreachable", "Stamp", "Failed to connect to the host via ssh: Connection refused")
+    slow_connect = event("runner_on_unreachable", "Marker file", "Task failed: Connection timed out.", unreachable=True)
+    assert timed_out.message == (
+        "timed out after 20 s (task_timeout, ITPM_TASK_TIMEOUT): slow or lossy link, or a command that hangs?"
+    )
+    for lost in (sshd_killed, link_down):
+        assert lost.message.startswith("connection lost mid-task (sshd stopped, host down, link cut or too lossy?): ")
+        assert "\n" not in lost.message  # the log keeps a failure's last line, the CLI its first: one line for both
+    assert refused.message == "Failed to connect to the host via ssh: Connection refused"  # plain already
+    assert slow_connect.message.startswith("could not connect in time (link down, slow or lossy?): ")
+    h3 = summarize_hosts([timed_out], ["h3"])["h3"]
+    assert h3.status is HostStatus.FAILED and h3.failure is not None  # counts against max_fail_percent
+    assert h3.failure.task == "Read the host's report"
