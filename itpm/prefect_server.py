@@ -42,6 +42,13 @@ def client_environment(settings: Settings) -> dict[str, str]:
         # reaches the Prefect UI through its API handler. A halted rollout is a message with next steps, not a
         # traceback. (Prefect 3.8 has one console handler for all loggers; there is no per-flow-run level.)
         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL"),
+        # Prefect's background services (events, logs) report each call they could not make on a handler of
+        # their own: while the API is away they would print a line per event. A run that stops says why, once.
+        "PREFECT_LOGGING_HANDLERS_DEBUG_LEVEL": os.environ.get("PREFECT_LOGGING_HANDLERS_DEBUG_LEVEL", "CRITICAL"),
+        # A failed call to the API is tried again 5 times, 2, 4, 8, 16 and 32 s apart (about a minute): a run
+        # carries on through a restart of the server (5-15 s here), and stops a few minutes after it went away
+        # for good (measured in tests/lab/test_contention.py).
+        "PREFECT_CLIENT_MAX_RETRIES": os.environ.get("PREFECT_CLIENT_MAX_RETRIES", "5"),
         # Fail loudly instead of silently running on a throwaway server when the real one is not there.
         "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
     }
@@ -70,21 +77,24 @@ def ensure_server(settings: Settings) -> str:
             fix="start that server, or unset PREFECT_API_URL to let itpm run its own local one",
         )
     home = settings.prefect_home
-    home.mkdir(parents=True, exist_ok=True)
+    # The server's database holds the key that encrypts Secret blocks, beside the blocks: for its owner only.
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    home.chmod(0o700)
     env = {**os.environ, **client_environment(settings), "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)  # the server itself must not try to reach an API
     pid_file = home / "server.pid"
     pid_file.unlink(missing_ok=True)
     with (home / "server.log").open("ab") as log:
         # Detached (setsid --fork): it outlives this command, later runs and approvals use it. The shell writes
-        # its own pid, then becomes the server (exec), which leads its own session for stop_server.
+        # its own pid, then becomes the server (exec), which leads its own session for stop_server. umask 077:
+        # the files it makes (the database with that key among them) are its owner's alone.
         subprocess.run(
             [
                 "setsid",
                 "--fork",
                 "sh",
                 "-c",
-                'echo $$ > "$0"; exec "$@"',
+                'umask 077; echo $$ > "$0"; exec "$@"',
                 str(pid_file),
                 executable("prefect"),
                 "server",

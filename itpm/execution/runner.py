@@ -6,12 +6,17 @@ nothing changes, and each host's ``changes`` is its plan.
 
 The host pattern is resolved by ``itpm.inventory`` and handed to Ansible as an explicit host list, so what
 Ansible changes is exactly what itpm reported it would.
+
+No secret of itpm's own reaches Ansible or the run's artifacts: Ansible inherits only the environment it needs
+(``ansible_environment``). Secrets for playbooks come from Ansible Vault (itpm/vault.py), and tasks that handle
+them run with ``no_log``, so that Ansible's output and events hide them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -21,21 +26,37 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+from ansible_runner.config.runner import RunnerConfig
 
 from itpm.errors import PlaybookError
 from itpm.executables import path_with_bin_dir
 from itpm.execution.connection import close_control_masters, tuning_for
 from itpm.execution.events import AnsibleEvent, parse_event, summarize_hosts
+from itpm.execution.extra_vars import write_extra_vars
 from itpm.inventory import Inventory
 from itpm.models.results import PlaybookResult
 from itpm.settings import Settings
+from itpm.vault import vault_environment
 
-__all__ = ["EventCallback", "new_run_id", "plan_playbook", "run_playbook"]
+__all__ = ["EventCallback", "ansible_environment", "end_processes_of", "new_run_id", "plan_playbook", "run_playbook"]
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[AnsibleEvent], None]
 _RUN_MARKER = "ITPM_ANSIBLE_RUN"
+# Names the project run a playbook run works for, so that a resumed run can end what its killed predecessor left
+# running: ansible-runner starts Ansible in a session of its own, ignoring SIGHUP, so a SIGKILL of the flow's
+# process group leaves it carrying on with its hosts.
+_OWNER_MARKER = "ITPM_ANSIBLE_OWNER"
+# What Ansible may inherit from itpm's environment: locale, home and user, terminal, temporary and ssh-agent paths,
+# and Ansible's and Python's own settings. ansible-runner writes a run's whole environment into its artifacts
+# (artifacts/<run>/command), and itpm's environment holds secrets (ITPM_SMTP_PASSWORD, a webhook token or a webhook
+# address read from the environment, cloud credentials): everything else stays behind.
+_INHERITED = frozenset(
+    {"HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "SSH_AUTH_SOCK", "VIRTUAL_ENV"}
+)
+_INHERITED_PREFIXES = ("ANSIBLE_", "LC_", "PYTHON", "MITOGEN_")
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|_KEY$", re.IGNORECASE)
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -54,8 +75,11 @@ def run_playbook(
     extravars: Mapping[str, Any] | None = None,
     on_event: EventCallback | None = None,
     run_id: str | None = None,
+    owner: str = "",
 ) -> PlaybookResult:
     """Run ``playbook`` on the hosts ``limit`` selects; return every selected host's result.
+
+    ``owner`` (a project run id) marks Ansible's processes so that ``end_processes_of(owner)`` finds them.
 
     Raises PlaybookError for a missing playbook or one Ansible cannot load, InventoryError for a pattern that
     selects nothing. A host that fails or cannot be reached is in the result, not raised.
@@ -83,6 +107,9 @@ def run_playbook(
     cmdline = " ".join(flag for flag, wanted in (("--check", check), ("--diff", diff or check)) if wanted)
     private_data_dir = settings.runs_dir / run_id
     private_data_dir.mkdir(parents=True, exist_ok=True)
+    # The keepalive bounds first: a caller's own extra vars win. Written as data (`!unsafe`): ansible-runner's own
+    # `extravars=` would hand Ansible text it renders as templates (see itpm/execution/extra_vars.py).
+    write_extra_vars(private_data_dir, {**tuning.connection_vars(), **dict(extravars or {})})
     started = time.monotonic()
     try:
         runner = ansible_runner.run(
@@ -92,9 +119,15 @@ def run_playbook(
             inventory=str(inventory.path),
             limit=",".join(hosts),
             cmdline=cmdline or None,
-            extravars=dict(extravars or {}),
-            envvars={**tuning.environment(), "PATH": path_with_bin_dir(), _RUN_MARKER: run_id},
+            envvars={
+                **tuning.environment(),
+                **vault_environment(settings.vault_password_file),
+                "PATH": path_with_bin_dir(),
+                _RUN_MARKER: run_id,
+                **({_OWNER_MARKER: owner} if owner else {}),
+            },
             event_handler=handle,
+            status_handler=_leave_secrets_behind,
             quiet=True,
             timeout=settings.ansible_timeout,
         )
@@ -135,6 +168,7 @@ def plan_playbook(
     limit: str = "all",
     extravars: Mapping[str, Any] | None = None,
     on_event: EventCallback | None = None,
+    owner: str = "",
 ) -> PlaybookResult:
     """Run ``playbook`` in check mode with diffs: changes nothing; ``result.plan`` is each host's plan."""
     return run_playbook(
@@ -146,17 +180,66 @@ def plan_playbook(
         diff=True,
         extravars=extravars,
         on_event=on_event,
+        owner=owner,
     )
+
+
+def ansible_environment(environment: Mapping[str, str], inherited: Mapping[str, str]) -> dict[str, str]:
+    """Return ``environment`` without what it inherited from ``inherited`` (itpm's own) that Ansible does not need.
+
+    What itpm or ansible-runner set for the run is kept. Of the variables inherited unchanged, only the ones Ansible
+    needs stay (``_INHERITED``), and none whose name says it holds a secret.
+
+    >>> ansible_environment({"HOME": "/root", "ITPM_WEBHOOK_TOKEN": "t1", "ANSIBLE_FORKS": "5"},
+    ...                     {"HOME": "/root", "ITPM_WEBHOOK_TOKEN": "t1"})
+    {'HOME': '/root', 'ANSIBLE_FORKS': '5'}
+    """
+
+    def needed(name: str) -> bool:
+        return (name in _INHERITED or name.startswith(_INHERITED_PREFIXES)) and not _SECRET_NAME.search(name)
+
+    return {
+        name: value
+        for name, value in environment.items()
+        if inherited.get(name) != value or needed(name)  # set for the run, or inherited and needed
+    }
+
+
+def _leave_secrets_behind(status: Mapping[str, Any], runner_config: RunnerConfig) -> None:
+    """Cut the run's environment down to ``ansible_environment`` as the run starts.
+
+    ansible-runner seeds a run's environment with all of ``os.environ`` and reports 'starting'; only then does it
+    write that environment to ``artifacts/<run>/command`` and start Ansible with it. This is the moment to cut it.
+    """
+    if status.get("status") == "starting":
+        runner_config.env = ansible_environment(runner_config.env, os.environ)
+
+
+def end_processes_of(owner: str) -> int:
+    """SIGKILL every process on this machine that a playbook run for project run ``owner`` left; return how many.
+
+    A flow killed mid-playbook leaves Ansible running on (see ``_OWNER_MARKER``); its resumption calls this first,
+    so that two Ansible runs of one project run never work on a host at once. Processes on other machines (a
+    resumption elsewhere, with a shared PostgreSQL log) are out of reach: ``end_processes_of('r1') == 3``.
+    """
+    return _kill_marked(f"{_OWNER_MARKER}={owner}".encode()) if owner else 0
 
 
 def _end_run_processes(run_id: str) -> None:
     """SIGKILL every process still carrying this run's marker in its environment."""
-    marker = f"{_RUN_MARKER}={run_id}".encode()
+    _kill_marked(f"{_RUN_MARKER}={run_id}".encode())
+
+
+def _kill_marked(marker: bytes) -> int:
+    """SIGKILL every process (but this one) whose environment holds ``marker`` (``NAME=value``); return how many."""
+    killed = 0
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
             if marker in (proc / "environ").read_bytes().split(b"\0"):
                 os.kill(int(proc.name), signal.SIGKILL)
+                killed += 1
         except (OSError, ValueError):
             continue
+    return killed
