@@ -160,7 +160,8 @@ def project_screen(view: ProjectView) -> RenderableType:
     filled = round(_BAR_WIDTH * view.percent_complete / 100)
     parts: list[RenderableType] = [
         Text.from_markup(
-            f"[bold]{view.project.title}[/]  run {status.run_id}  ({state}, requested by {status.requester})"
+            f"[bold]{escape(view.project.title)}[/]  "
+            + escape(f"run {status.run_id}  ({state}, requested by {status.requester})")
         ),
         Text.from_markup(
             f"[green]{'#' * filled}[/][dim]{'.' * (_BAR_WIDTH - filled)}[/] "
@@ -175,7 +176,7 @@ def project_screen(view: ProjectView) -> RenderableType:
         table = Table("milestone", "due", "state", "reached / projected", title="Milestones", title_justify="left")
         for m in view.milestones:
             moment = when(m.reached_at) or when(m.projected)
-            table.add_row(m.name, str(m.due), f"[{_MILESTONE_STYLE[m.state]}]{m.state.value}[/]", moment)
+            table.add_row(escape(m.name), str(m.due), f"[{_MILESTONE_STYLE[m.state]}]{m.state.value}[/]", moment)
         parts.append(table)
     budget = view.budget
     if budget is not None:
@@ -183,7 +184,7 @@ def project_screen(view: ProjectView) -> RenderableType:
         for item in dict.fromkeys([*budget.planned_by_category, *budget.spent_by_category]):
             planned = budget.planned_by_category.get(item)
             table.add_row(
-                item,
+                escape(item),
                 money(planned, budget.currency) if planned is not None else "",
                 money(budget.spent_by_category.get(item, Decimal(0)), budget.currency),
             )

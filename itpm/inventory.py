@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 from itpm.errors import InventoryError
 from itpm.executables import executable
+from itpm.settings import Settings
+from itpm.vault import VAULT_FILE_SETTING, vault_environment
 from itpm.yaml_file import read_yaml
 
 __all__ = ["Inventory", "InventoryHost", "load_inventory", "natural_key", "select_hosts"]
@@ -151,7 +153,8 @@ def _expand(term: str, ordered_hosts: Sequence[str], groups: Mapping[str, Sequen
 def load_inventory(path: Path) -> Inventory:
     """Parse an inventory with Ansible and return its typed view.
 
-    Raises InventoryError for a missing file, a file Ansible cannot parse, or an inventory without hosts.
+    Raises InventoryError for a missing file, a file Ansible cannot parse, an inventory without hosts, or a host
+    or group name, address, port, user or key path that itpm cannot pass on safely (each says which and where).
     """
     if not path.exists():
         raise InventoryError(
@@ -159,28 +162,186 @@ def load_inventory(path: Path) -> Inventory:
             fix="give an existing inventory file or directory (the lab's is made by `itpm lab up`)",
         )
     if path.is_file() and path.suffix in (".yml", ".yaml"):
-        read_yaml(path, InventoryError, "inventory")  # Ansible's yaml plugin drops line and column
+        # Ansible's yaml plugin drops line and column, and only warns about a group it cannot read.
+        _check_yaml_shape(read_yaml(path, InventoryError, "inventory"), path)
     data = _ansible_inventory_list(path)
     hostvars: dict[str, dict[str, Any]] = data.get("_meta", {}).get("hostvars", {})
     members = _group_members(data)
     if not members.get("all"):
         raise InventoryError(f"inventory {path} defines no hosts", fix="add hosts under all: or a group")
+    for group in members:
+        _check_name(path, "group", group)
     hosts = {}
     for name in members["all"]:
+        _check_name(path, "host", name)
         variables = hostvars.get(name, {})
-        key = variables.get("ansible_ssh_private_key_file") or variables.get("ansible_private_key_file")
-        known_hosts = variables.get("itpm_known_hosts_file")
         hosts[name] = InventoryHost(
             name=name,
-            address=str(variables.get("ansible_host", name)),
-            port=int(variables.get("ansible_port", 22)),
-            user=variables.get("ansible_user"),
-            private_key=Path(key).expanduser() if key else None,
-            known_hosts=Path(known_hosts).expanduser() if known_hosts else None,
+            address=_address(path, name, variables.get("ansible_host", name)),
+            port=_port(path, name, variables.get("ansible_port", 22)),
+            user=_text_var(path, name, variables, "ansible_user"),
+            private_key=_path_var(path, name, variables, "ansible_ssh_private_key_file", "ansible_private_key_file"),
+            known_hosts=_path_var(path, name, variables, "itpm_known_hosts_file"),
             groups=tuple(sorted(g for g, hs in members.items() if name in hs and g not in ("all", "ungrouped"))),
             vars=variables,
         )
     return Inventory(path=path.resolve(), hosts=hosts, groups={g: tuple(hs) for g, hs in members.items()})
+
+
+# Host and group names travel as Ansible limits (`h1,h2`), testinfra host specs (`itpm://h1`), file names and
+# log keys. A name with `,` `:` `!` `&` `*` `[` or `~` would be read back as a pattern and select other hosts, so
+# names are hostname-like: letters, digits, dots, dashes and underscores. Addresses may add `:` and `%` (IPv6).
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$")
+_ADDRESS = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:%-]{0,252}$")
+# A host as a YAML inventory writes it, before Ansible expands ranges (`web[01:10]`) and ports (`h1:2222`).
+_HOST_ENTRY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\[\]-]{0,252}$")
+_MAX_PORT = 65535
+_GROUP_KEYS = ("hosts", "children", "vars")
+
+
+def _check_name(path: Path, what: str, name: str, pattern: re.Pattern[str] = _NAME) -> None:
+    if not pattern.fullmatch(name):  # fullmatch: `$` alone would let a trailing newline through
+        raise InventoryError(
+            f"inventory {path}: {what} name {name!r} has characters a {what} name cannot have",
+            fix=f"name the {what} with letters, digits, dots, dashes and underscores (it is used in host patterns)"
+            + ("; put an address in ansible_host" if what == "host" else ""),
+        )
+
+
+def _address(path: Path, host: str, value: object) -> str:
+    # An address starting with `-` would reach ssh as an option (`-oProxyCommand=...`), one with spaces or
+    # quotes as several words: it must look like a host name or an IP address.
+    if isinstance(value, str | int) and not isinstance(value, bool) and _ADDRESS.fullmatch(str(value)):
+        return str(value)
+    raise InventoryError(
+        f"inventory {path}: host {host!r} has ansible_host {_shown(value)}, which is not a host name or IP address",
+        fix="give ansible_host as a DNS name or an IPv4/IPv6 address, like 10.0.0.5",
+    )
+
+
+def _port(path: Path, host: str, value: object) -> int:
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if text.isdecimal() and 1 <= int(text) <= _MAX_PORT:
+        return int(text)
+    raise InventoryError(
+        f"inventory {path}: host {host!r} has ansible_port {_shown(value)}",
+        fix=f"give ansible_port as a number from 1 to {_MAX_PORT}",
+    )
+
+
+def _text_var(path: Path, host: str, variables: Mapping[str, Any], name: str) -> str | None:
+    value = variables.get(name)
+    if value is None or (isinstance(value, str) and value and not value.startswith("-")):
+        return value
+    raise InventoryError(
+        f"inventory {path}: host {host!r} has {name} {_shown(value)}",
+        fix=f"give {name} as a plain name (text that does not start with a dash)",
+    )
+
+
+def _path_var(path: Path, host: str, variables: Mapping[str, Any], *names: str) -> Path | None:
+    for name in names:
+        value = variables.get(name)
+        if value is None or value == "":
+            continue
+        if isinstance(value, str) and "\0" not in value:
+            return Path(value).expanduser()
+        raise InventoryError(
+            f"inventory {path}: host {host!r} has {name} {_shown(value)}, which is not a file path",
+            fix=f"give {name} as the path of a file, like ~/.ssh/id_ed25519",
+        )
+    return None
+
+
+def _shown(value: object) -> str:
+    """Return ``value`` for a message: quoted and cut short (it may be anything a file can hold)."""
+    text = repr(value) if isinstance(value, str) else _yaml_kind(value)
+    return text if len(text) <= 80 else text[:77] + "..."  # noqa: PLR2004 - a line's worth
+
+
+def _yaml_kind(value: object) -> str:
+    """Return what ``value`` is in YAML's words: ``'a mapping'``, ``'a list'``, ``'nothing'``, ``"'x'"``, ``'5'``."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return repr(value) if isinstance(value, str | int | float) else f"the value {value}"
+
+
+def _check_yaml_shape(document: object, path: Path) -> None:
+    """Raise InventoryError where a YAML inventory is not shaped as Ansible reads it.
+
+    Ansible skips a group it cannot read with a warning (``web: 5``, a misspelt ``host:``), which silently
+    leaves hosts out of a rollout; its own errors name Python classes. This says what and where, in YAML terms.
+    """
+    if document is None:
+        raise InventoryError(f"inventory {path} is empty", fix="add hosts under all: or a group")
+    if not isinstance(document, dict):
+        raise InventoryError(
+            f"inventory {path} is {_yaml_kind(document)}, not a mapping of groups",
+            fix="start with `all:` and give hosts and children under it, like inventory/lab/hosts.yml",
+        )
+    for group, body in document.items():
+        _check_group(path, group, body, where="")
+
+
+def _check_group(path: Path, group: object, body: object, where: str) -> None:
+    if not isinstance(group, str):
+        raise InventoryError(
+            f"inventory {path}: group name {group}{where} is not text", fix="write group names as text"
+        )
+    _check_name(path, "group", group)
+    here = f"group {group!r}{where}"
+    if body is None:
+        return
+    if not isinstance(body, dict):
+        raise InventoryError(
+            f"inventory {path}: {here} is {_yaml_kind(body)}",
+            fix="a group is a mapping with hosts, children and vars (or empty)",
+        )
+    for key, value in body.items():
+        if key not in _GROUP_KEYS:
+            raise InventoryError(
+                f"inventory {path}: {here} has key {key!r}; a group has only hosts, children and vars",
+                fix="rename or remove it (Ansible would skip it, and the group would silently lose those hosts)",
+            )
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise InventoryError(
+                f"inventory {path}: {key} of {here} is {_yaml_kind(value)}, not a mapping",
+                fix=f"write {key} as a mapping, like `hosts: {{h1: {{ansible_host: 10.0.0.5}}}}`",
+            )
+        if key == "children":
+            for child, child_body in value.items():
+                _check_group(path, child, child_body, where=f" (child of {group!r})")
+        elif key == "hosts":
+            for host, host_vars in value.items():
+                _check_host(path, host, host_vars, here)
+        else:
+            _check_var_names(path, value, f"vars of {here}")
+
+
+def _check_host(path: Path, host: object, host_vars: object, group: str) -> None:
+    if not isinstance(host, str):
+        raise InventoryError(
+            f"inventory {path}: host {host} in {group} is not text", fix="quote the host name, like '10': {}"
+        )
+    _check_name(path, "host", host, _HOST_ENTRY)
+    if host_vars is not None and not isinstance(host_vars, dict):
+        raise InventoryError(
+            f"inventory {path}: host {host!r} in {group} has {_yaml_kind(host_vars)} where its vars go",
+            fix="give the host's vars as a mapping, like `h1: {ansible_host: 10.0.0.5}`, or nothing",
+        )
+    _check_var_names(path, host_vars or {}, f"vars of host {host!r}")
+
+
+def _check_var_names(path: Path, variables: Mapping[object, object], where: str) -> None:
+    for name in variables:
+        if not isinstance(name, str):
+            raise InventoryError(f"inventory {path}: {where} has a name {name} that is not text", fix="quote it")
 
 
 def _group_members(data: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -205,6 +366,8 @@ def _ansible_inventory_list(path: Path) -> dict[str, Any]:
         "ANSIBLE_INVENTORY_ENABLED": plugin,
         "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
         "ANSIBLE_NOCOLOR": "True",
+        # Vault-encrypted vars decrypt here too: checks read them from this view (itpm/vault.py).
+        **vault_environment(Settings().vault_password_file),
     }
     done = subprocess.run(
         [executable("ansible-inventory"), "-i", str(path), "--list"],
@@ -214,9 +377,12 @@ def _ansible_inventory_list(path: Path) -> dict[str, Any]:
         check=False,
     )
     if done.returncode != 0:
+        vault = any(sign in done.stderr for sign in ("no vault secrets", "Decryption failed"))
         raise InventoryError(
             f"inventory {path} cannot be parsed: {_ansible_error_summary(done.stderr)}",
-            fix="fix the file at the line given (it must be a valid Ansible YAML or INI inventory)",
+            fix=f"set {VAULT_FILE_SETTING} to the file holding the password of its vault-encrypted vars"
+            if vault
+            else "fix the file at the line given (it must be a valid Ansible YAML or INI inventory)",
         )
     parsed: dict[str, Any] = json.loads(done.stdout)
     return parsed

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,10 +31,13 @@ _FIXES = {
     "date_parsing": "write dates as YYYY-MM-DD",
     "time_parsing": "write times as HH:MM",
     "too_short": "give at least one",
+    "path_type": "give a path as text, like playbooks/site.yml",
 }
+# pydantic names the Python class it wanted in a few messages ("... for <class 'pathlib.Path'>"): noise here.
+_PYTHON_CLASS = re.compile(r" (?:for|of) <class '[^']*'>")
 
 
-_UNION_BRANCHES = {"int", "str", "float", "bool", "date", "time", "none"}
+_UNION_BRANCHES = {"int", "str", "float", "bool", "date", "time", "none", "list", "dict"}
 
 
 def find_repo_root(path: Path) -> Path:
@@ -56,8 +60,18 @@ def load_model_file(path: Path, model: type[M], error: type[InputError], what: s
     if not path.is_file():
         raise error(f"{what} {path} does not exist", fix=f"give a path like {example}")
     data = read_yaml(path, error, what)
+    if data is None:
+        raise error(f"{what} {path} is empty", fix=f"start from {example}")
     if not isinstance(data, dict):
-        raise error(f"{path}: a {what} is a mapping of keys", fix=f"start from {example}")
+        raise error(f"{path}: a {what} is a mapping of keys, not a {_yaml_kind(data)}", fix=f"start from {example}")
+    odd_key = _key_not_text(data, "")
+    if odd_key is not None:
+        where, key = odd_key
+        hint = " (YAML reads an unquoted yes, no, on or off as true or false)" if isinstance(key, bool) else ""
+        raise error(
+            f"{path}: key {_yaml_spelling(key)} {where}is not text{hint}",
+            fix="put the key in quotes, like 'on': or '2026':",
+        )
     try:
         return model.model_validate(data, context={"root": find_repo_root(path)})
     except ValidationError as problem:
@@ -102,10 +116,30 @@ def format_validation_errors(error: ValidationError) -> str:
         if problem["type"] == "too_short" and deeper:
             continue  # "steps must not be empty" only because the one step inside was invalid: noise
         location = _location(problem["loc"])
-        message = str(problem["msg"]).removeprefix("Value error, ")
+        message = _PYTHON_CLASS.sub("", str(problem["msg"]).removeprefix("Value error, "))
         fix = _FIXES.get(problem["type"], "")
         lines.append(f"  {location or '(file)'}: {message}" + (f" ({fix})" if fix else ""))
     return "\n".join(lines)
+
+
+def _key_not_text(data: object, where: str) -> tuple[str, object] | None:
+    """Return the first mapping key in ``data`` that YAML read as something else than text, and where it is.
+
+    pydantic would name it by its Python repr (``datetime.date(2026, 1, 1)``); YAML's own spelling is clearer.
+    """
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                return (f"in {where} " if where else "", key)
+            found = _key_not_text(value, f"{where}.{key}" if where else key)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            found = _key_not_text(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -116,8 +150,29 @@ def _location(loc: tuple[int | str, ...]) -> str:
         elif part in _UNION_BRANCHES or "[" in part:  # pydantic names the union branch it tried: not a field
             continue
         else:
-            text += f".{part}" if text else part
+            shown = part if part.isprintable() and " " not in part else repr(part)  # a key someone typed oddly
+            text += f".{shown}" if text else shown
     return text
+
+
+def _yaml_spelling(value: object) -> str:
+    """Return ``value`` as YAML writes it: ``'true'``, ``'null'``, ``'2026-01-01'``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _yaml_kind(data: object) -> str:
+    """Return what a YAML document is in YAML's words: ``'list'``, ``'text'``, ``'number'``."""
+    if isinstance(data, list):
+        return "list"
+    if isinstance(data, bool):
+        return "true/false value"
+    if isinstance(data, int | float):
+        return "number"
+    return "text" if isinstance(data, str) else "single value"
 
 
 def project_schema() -> dict[str, Any]:

@@ -7,6 +7,7 @@ directory. ``load_project`` resolves them and checks that they exist.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
 from decimal import Decimal
@@ -44,14 +45,17 @@ __all__ = [
     "Scope",
     "Stakeholder",
     "Step",
+    "VariableName",
+    "Variables",
     "Waiver",
+    "check_variable_name",
 ]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 def _slug(value: str) -> str:
-    if not _SLUG.match(value):
+    if not _SLUG.fullmatch(value):  # fullmatch: `$` alone would let a trailing newline through
         raise ValueError(f"{value!r}: use lowercase letters, digits and dashes (it names runs and tags)")
     return value
 
@@ -96,14 +100,37 @@ class Notice(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf or nan: `pause_seconds: .inf` would pause forever, and nan compares false with every limit.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _inside_root(value: Path, info: ValidationInfo) -> Path:
+    """Return ``value`` resolved against the repository root in the validation context (as given without one).
+
+    A relative path must stay inside the repository: ``../../etc/passwd`` is refused, so a file copied from
+    elsewhere cannot reach out of the checkout by accident or on purpose. An absolute path is taken as written.
+    """
+    root = (info.context or {}).get("root")
+    if value.is_absolute() or root is None:
+        return value
+    # normpath, not resolve(): `..` is judged as written; a symlink the repository itself holds is its business.
+    path = Path(os.path.normpath(Path(root) / value))
+    if not path.is_relative_to(root):
+        raise ValueError(f"{value} leads outside the repository {root}: give a path inside it")
+    return path
 
 
 def _repo_path(value: Path, info: ValidationInfo) -> Path:
     """Resolve a path of the project file against the repository root given in the validation context."""
     root = (info.context or {}).get("root")
-    path = value if value.is_absolute() or root is None else Path(root) / value
-    if root is not None and not path.exists():
+    path = _inside_root(value, info)
+    try:
+        exists = path.exists()
+    except OSError as problem:  # a name too long for the file system
+        raise ValueError(f"{str(value)[:80]!r} is not a usable path ({problem.strerror})") from None
+    except ValueError as problem:  # a NUL byte
+        raise ValueError(f"{str(value)[:80]!r} is not a usable path ({problem})") from None
+    if root is not None and not exists:
         raise ValueError(f"{value} does not exist under {root}: give a path relative to the repository root")
     return path
 
@@ -113,28 +140,58 @@ RepoPath = Annotated[Path, AfterValidator(_repo_path)]
 
 def _repo_path_maybe_generated(value: Path, info: ValidationInfo) -> Path:
     """Resolve like ``RepoPath`` without requiring the file: an inventory may be generated (itpm lab up) later."""
-    root = (info.context or {}).get("root")
-    return value if value.is_absolute() or root is None else Path(root) / value
+    return _inside_root(value, info)
 
 
 GeneratedPath = Annotated[Path, AfterValidator(_repo_path_maybe_generated)]
 
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Variables Ansible sets for every host and task. Extra vars outrank everything, so a project var named like one
+# would replace it in every task: `item` breaks every loop, `inventory_hostname` makes each host think it is
+# another. (`ansible_*` is refused as a prefix: connection settings belong in the inventory.)
+_ANSIBLE_MAGIC = frozenset(
+    {
+        "environment",
+        "group_names",
+        "groups",
+        "hostvars",
+        "inventory_dir",
+        "inventory_file",
+        "inventory_hostname",
+        "inventory_hostname_short",
+        "item",
+        "omit",
+        "play_hosts",
+        "playbook_dir",
+        "role_name",
+        "role_names",
+        "role_path",
+        "vars",
+    }
+)
 
 
-def _variables(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
-    """Accept variable names Ansible accepts; ``itpm_*`` is kept for what itpm itself passes (run id, step...)."""
-    for name in value:
-        if not _VARIABLE.match(name):
-            raise ValueError(f"variable {name!r}: use letters, digits and underscores, not starting with a digit")
-        if name.startswith("itpm_"):
-            raise ValueError(f"variable {name!r}: names starting with itpm_ are set by itpm itself")
-    return value
+def check_variable_name(name: str) -> str:
+    """Return ``name`` if a project may pass it to playbooks as an extra var; raise ValueError saying why not."""
+    if not _VARIABLE.fullmatch(name):
+        raise ValueError(f"variable {name!r}: use letters, digits and underscores, not starting with a digit")
+    if name.startswith("itpm_"):
+        raise ValueError(f"variable {name!r}: names starting with itpm_ are set by itpm itself")
+    if name.startswith("ansible_"):
+        raise ValueError(
+            f"variable {name!r}: ansible_* settings belong in the inventory (as extra vars they would override "
+            "every host's connection settings, host key checking included)"
+        )
+    if name in _ANSIBLE_MAGIC:
+        raise ValueError(f"variable {name!r}: Ansible sets it for every host and task; choose another name")
+    return name
 
+
+VariableName = Annotated[str, AfterValidator(check_variable_name)]
 
 # Values a project hands to its playbooks (as extra vars) and to its checks (merged into ``host_vars``), so that
 # a value the project file decides, such as a hardware spec, is written once and read by both.
-Variables = Annotated[dict[str, JsonValue], AfterValidator(_variables)]
+Variables = dict[VariableName, JsonValue]
 
 
 class Phase(_Strict):

@@ -11,13 +11,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from itpm.models.project import GeneratedPath, RepoPath, Slug, Variables
+from itpm.models.project import GeneratedPath, RepoPath, Slug, VariableName, Variables
 
 __all__ = ["FenceMethod", "Runbook", "RunbookAction", "RunbookHosts", "RunbookStep", "RunbookTargets"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf or nan: a target of .inf seconds is always met, and nan compares false with every limit.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RunbookAction(StrEnum):
@@ -85,8 +86,8 @@ class Runbook(_Strict):
     hosts: RunbookHosts
     targets: RunbookTargets
     # Which extra var carries which host's name or address: the playbooks are the service's, the roles the runbook's.
-    host_vars: dict[str, str] = {}  # var name -> role, e.g. {ledger_standby: standby}
-    address_vars: dict[str, str] = {}  # var name -> role, e.g. {ledger_active_address: standby}
+    host_vars: dict[VariableName, str] = {}  # var name -> role, e.g. {ledger_standby: standby}
+    address_vars: dict[VariableName, str] = {}  # var name -> role, e.g. {ledger_active_address: standby}
     restored_manifest: str = Field(description="file on the standby naming the restored backup and its taken_at")
     vars: Variables = {}
     steps: tuple[RunbookStep, ...] = Field(min_length=1)

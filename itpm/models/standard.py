@@ -32,11 +32,12 @@ class Severity(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf or nan: a target of .inf seconds is always met, and nan compares false with every limit.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _identifier(value: str) -> str:
-    if not _IDENTIFIER.match(value):
+    if not _IDENTIFIER.fullmatch(value):  # fullmatch: `$` alone would let a trailing newline through
         raise ValueError(f"{value!r}: a role, task file or check name has letters, digits and underscores only")
     return value
 

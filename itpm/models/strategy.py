@@ -21,6 +21,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 __all__ = ["ApprovalGate", "ChangeWindow", "HostCount", "RolloutStrategy", "Weekday", "count_of"]
 
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
+_HOURS_A_YEAR = 24 * 366
+_SECONDS_A_DAY = 24 * 3600
 
 
 def _check_count(value: object) -> int | str:
@@ -65,7 +67,7 @@ class Weekday(StrEnum):
 class ChangeWindow(BaseModel):
     """When hosts may be changed: ``days`` between ``start`` and ``end`` in ``timezone`` (end may pass midnight)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     days: tuple[Weekday, ...] = tuple(Weekday)
     start: time
@@ -96,21 +98,23 @@ class ChangeWindow(BaseModel):
 class ApprovalGate(BaseModel):
     """A person with one of ``roles`` (other than the requester) must approve before the step changes hosts."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     roles: tuple[str, ...] = Field(min_length=1)
-    # Prefect's pause times out after one hour by default and fails the run; a change often waits longer.
-    timeout_hours: float = Field(default=72.0, gt=0)
+    # Prefect's pause times out after one hour by default and fails the run; a change often waits longer. At most
+    # a year: the timeout becomes a timedelta, and 1e300 hours would overflow it when the gate opens.
+    timeout_hours: float = Field(default=72.0, gt=0, le=_HOURS_A_YEAR)
 
 
 class RolloutStrategy(BaseModel):
     """Canary first, then batches; a batch fails past ``max_fail_percent`` of its hosts (the canary past none)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     canary: HostCount | None = 1
     batch_size: HostCount = "100%"
     max_fail_percent: float = Field(default=0.0, ge=0, le=100)
-    pause_seconds: float = Field(default=0.0, ge=0)
+    # At most a day: a longer wait between batches is an approval gate's job, and time.sleep overflows on 1e300.
+    pause_seconds: float = Field(default=0.0, ge=0, le=_SECONDS_A_DAY)
     approval: ApprovalGate | None = None
     change_window: ChangeWindow | None = None

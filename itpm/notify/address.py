@@ -7,6 +7,7 @@ it, so that a project file in version control never carries a private URL or add
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -93,7 +94,7 @@ def parse_channel(channel: str) -> ChannelAddress:
 
 def _check(kind: ChannelKind, value: str, shown: str) -> None:
     """Raise ValueError, naming the address as ``shown`` (never a secret value), unless ``value`` fits ``kind``."""
-    if kind is ChannelKind.EMAIL and not _MAILBOX.match(value):
+    if kind is ChannelKind.EMAIL and not _MAILBOX.fullmatch(value):  # not `$`: it allows a trailing newline
         raise ValueError(f"email to {shown}: not an e-mail address (expected one mailbox like cio@example.com)")
     if kind is ChannelKind.WEBHOOK:
         try:
@@ -105,3 +106,6 @@ def _check(kind: ChannelKind, value: str, shown: str) -> None:
             raise ValueError(f"webhook to {shown}: not an http:// or https:// address with a host name")
     if kind is ChannelKind.FILE and not value.strip():
         raise ValueError(f"file to {shown or '(nothing)'}: give a directory, e.g. file:reports/stakeholders")
+    # A relative directory is under the repository; `..` must not lead a project file's notices out of it.
+    if kind is ChannelKind.FILE and not value.startswith("/") and os.path.normpath(value).split("/")[0] == "..":
+        raise ValueError(f"file to {shown}: the directory leads outside the repository; give one inside it")

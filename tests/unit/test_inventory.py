@@ -82,7 +82,7 @@ def test_broken_yaml_names_line_and_column(tmp_path: Path) -> None:
 
 def test_yaml_that_is_not_an_inventory(tmp_path: Path) -> None:
     inventory = _write(tmp_path / "hosts.yml", "all:\n  hosts: [a, b]\n")
-    with pytest.raises(InventoryError, match="cannot be parsed"):
+    with pytest.raises(InventoryError, match="hosts of group 'all' is a list, not a mapping"):
         load_inventory(inventory)
 
 
