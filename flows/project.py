@@ -23,10 +23,13 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType, FlowRunFilterTags
+from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run as current_flow_run
+from prefect.states import Crashed
 
 from flows.secrets import PrefectSecrets
 from itpm.errors import ItpmError
@@ -70,6 +73,33 @@ class ApprovalInput(RunInput):
 def run_tags(project_name: str, kind: str, environment: str, run_id: str) -> list[str]:
     """Return the tags of a project's flow run: ``['project:demo', 'kind:compliance', 'env:lab', 'itpm-run:...']``."""
     return [f"project:{project_name}", f"kind:{kind}", f"env:{environment}", f"itpm-run:{run_id}"]
+
+
+def _end_stale_flow_runs(client: SyncPrefectClient, run_id: str, current: UUID) -> int:
+    """Mark earlier flow runs of ``run_id`` that never ended as Crashed; return how many.
+
+    A flow process killed outright leaves its flow run Running (or Paused at an approval gate) in Prefect for
+    good. Left so, the UI shows a dead run as working, and ``itpm approve`` could answer the dead run's gate
+    instead of the one its resumption waits at.
+    """
+    unfinished = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[f"itpm-run:{run_id}"]),
+            state=FlowRunFilterState(
+                type=FlowRunFilterStateType(
+                    not_any_=[StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED]
+                )
+            ),
+        )
+    )
+    stale = [earlier for earlier in unfinished if earlier.id != current]
+    for earlier in stale:
+        client.set_flow_run_state(
+            earlier.id,
+            Crashed(message=f"its flow process stopped without ending it; flow run {current} resumed run {run_id}"),
+            force=True,
+        )
+    return len(stale)
 
 
 def _flow_run_name() -> str:
@@ -245,12 +275,14 @@ def project_flow(
         if flow_run_id:
             tags = {*current_flow_run.tags, *run_tags(project.name, project.kind.value, project.environment, run_id)}
             client.update_flow_run(UUID(flow_run_id), tags=sorted(tags))
+            _end_stale_flow_runs(client, run_id, UUID(flow_run_id))
     board = _Board(run)
     run.start(dry_run=dry_run)
     run.enter_phase(PhaseName.INITIATION)
     run.enter_phase(PhaseName.PLANNING)
     for step in project.steps:
-        audit_step(run, step.name, "before")
+        if not run.baseline_taken(step):  # a resumption keeps the baseline of the run's first audit
+            audit_step(run, step.name, "before")
         plan_step(run, step.name)
     if dry_run:
         _close(run, board, "dry_run")

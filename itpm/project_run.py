@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from itpm.compliance import HostWaivers, remediation_vars, waivers_by_host
 from itpm.errors import ItpmError
-from itpm.execution.runner import EventCallback, new_run_id, plan_playbook, run_playbook
+from itpm.execution.runner import EventCallback, end_processes_of, new_run_id, plan_playbook, run_playbook
 from itpm.inventory import Inventory, load_inventory
 from itpm.inventory_groups import move_hosts
 from itpm.log.events import (
@@ -242,8 +242,15 @@ class ProjectRun:
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self, *, dry_run: bool = False) -> RunStarted:
-        """Log the start (or resumption) of the run."""
+        """Log the start (or resumption) of the run.
+
+        A resumption first ends the Ansible processes an earlier attempt of this run left on this machine: a
+        flow killed mid-playbook leaves Ansible working on its hosts, and this attempt is about to take over
+        the same host locks (they are the run's own) and apply to the same hosts.
+        """
         resumed = bool(self.history("run_started"))
+        if resumed:
+            end_processes_of(self.run_id)
         started = RunStarted(
             **self._common(),
             project_file=str(self.project_file),
@@ -294,6 +301,17 @@ class ProjectRun:
         self._book_time(f"audit of {step.name} ({stage} the change)", started, step=step.name)
         return result
 
+    def baseline_taken(self, step: Step) -> bool:
+        """Return whether an earlier attempt of this run already audited ``step`` before changing anything.
+
+        A resumption keeps that baseline: audited again, it would record hosts the run already changed as the
+        state "before" the change, and reports compare the latest audit before with the one after.
+        """
+        return any(
+            isinstance(e, StepAudited) and e.step == step.name and e.stage == "before"
+            for e in self.history("step_audited")
+        )
+
     def plan(self, step: Step) -> PlaybookResult:
         """Run the step's playbook in check mode with diffs (changes nothing) and log which hosts would change."""
         started = now()
@@ -303,6 +321,7 @@ class ProjectRun:
             self.settings,
             limit=",".join(self.step_hosts(step)),
             extravars=self._extravars(step),
+            owner=self.run_id,
         )
         self.record(
             StepPlanned(
@@ -356,13 +375,19 @@ class ProjectRun:
     # -- changing hosts ----------------------------------------------------------------------------------------
 
     def done_hosts(self, step: Step) -> set[str]:
-        """Return the step's hosts applied and verified by this run (rolled-back hosts are not done)."""
+        """Return the step's hosts applied and verified by this run (rolled-back hosts are not done).
+
+        A halted batch undoes its verified hosts at once, not only when its rollback is logged: a run killed
+        during the rollback leaves them half rolled back, so a resumption applies the whole batch again.
+        """
         done: set[str] = set()
-        for entry in self.history("host_verified", "rolled_back"):
+        for entry in self.history("host_verified", "batch_finished", "rolled_back"):
             if entry.step != step.name:
                 continue
             if isinstance(entry, HostVerified) and entry.host is not None:
                 (done.add if entry.passed else done.discard)(entry.host)
+            elif isinstance(entry, BatchFinished) and entry.verdict == Verdict.HALTED.value:
+                done.difference_update([*entry.ok, *entry.failed])
             elif isinstance(entry, RolledBack):
                 done.difference_update(entry.hosts)
         return done
@@ -401,6 +426,7 @@ class ProjectRun:
             limit=",".join(todo),
             extravars=self._extravars(step, batch),
             on_event=self.on_event,
+            owner=self.run_id,
         )
         failed: dict[str, str] = {}
         for host, result in applied.hosts.items():
@@ -474,7 +500,12 @@ class ProjectRun:
     def _roll_back(self, step: Step, batch: Batch, hosts: Sequence[str]) -> RolledBack:
         assert step.rollback is not None
         undone = run_playbook(
-            step.rollback, self.inventory, self.settings, limit=",".join(hosts), extravars=self._extravars(step, batch)
+            step.rollback,
+            self.inventory,
+            self.settings,
+            limit=",".join(hosts),
+            extravars=self._extravars(step, batch),
+            owner=self.run_id,
         )
         rolled_back = RolledBack(
             **self._common(),

@@ -117,7 +117,9 @@ def apply_event(status: RunStatus, entry: Event) -> None:  # noqa: PLR0912 - one
             status.problems[key] = f"{entry.status} at {entry.failed_task}: {last_line(entry.message)}"
     elif isinstance(entry, HostVerified):
         status.states[key] = HostStepState.VERIFIED if entry.passed else HostStepState.FAILED
-        if not entry.passed:
+        if entry.passed:  # fixed and resumed: what failed before no longer needs attention (the log keeps it)
+            status.problems.pop(key, None)
+        else:
             status.problems[key] = "; ".join(entry.failures) or "checks failed"
     elif isinstance(entry, RolledBack):
         for host in entry.hosts:

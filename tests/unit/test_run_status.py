@@ -130,3 +130,19 @@ def test_a_table_per_step() -> None:
         },
         {"host": "h3", "state": "rolled back", "needs attention": "test_x: bad"},
     ]
+
+
+def test_a_host_verified_after_a_fix_no_longer_needs_attention() -> None:
+    common = {"run_id": "r1", "project": "p"}
+    resumed = [
+        *_events(),
+        BatchStarted(**common, step="s", batch="s/batch 1", hosts=["h2", "h3"]),
+        HostApplied(**common, step="s", batch="s/batch 1", host="h2", status="changed"),
+        HostApplied(**common, step="s", batch="s/batch 1", host="h3", status="changed"),
+        HostVerified(**common, step="s", batch="s/batch 1", host="h2", passed=True),
+        HostVerified(**common, step="s", batch="s/batch 1", host="h3", passed=True),
+        RunFinished(**common, status="completed"),
+    ]
+    status = run_status(resumed)  # type: ignore[arg-type]
+    assert status.problems == {}  # what failed before the halt is history (the log keeps it), not attention
+    assert (status.verified, status.finished) == (3, "completed")
