@@ -11,9 +11,12 @@ This is the only place that turns errors into exit codes:
 from __future__ import annotations
 
 import contextlib
+import errno
 import getpass
 import json
+import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -26,6 +29,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from itpm import console as render
 from itpm.bookkeeping import BookkeepingError, add_note, book_cost, close_risk, raise_risk
@@ -34,8 +38,8 @@ from itpm.execution.runner import new_run_id, plan_playbook, run_playbook
 from itpm.inventory import load_inventory
 from itpm.lab.fleet import lab_down, lab_status, lab_up
 from itpm.log.events import now
-from itpm.log.store import ProjectLog
-from itpm.models.project import Level
+from itpm.log.store import ProjectLog, ProjectLogError, nearly_full
+from itpm.models.project import Level, check_variable_name
 from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.prefect_server import client_environment, ensure_server, healthy, stop_server
 from itpm.project_file import load_project, project_schema
@@ -82,6 +86,10 @@ def _use_prefect(settings: Settings) -> str:
     """Point this process's Prefect client at a healthy API (starting the local server); return its URL."""
     url = ensure_server(settings)
     os.environ.update(client_environment(settings))
+    # Prefect's API log worker writes "--- Error logging to API ---" to the terminal for every batch of log
+    # lines it cannot send while the API is away, unless logging errors are switched off, as in production.
+    # Those lines are lost to the UI either way; a run that stops because the API is gone says so, once.
+    logging.raiseExceptions = False
     return url
 
 
@@ -170,7 +178,11 @@ def verify_command(
 def validate_command(project_file: Annotated[Path, typer.Argument(help="projects/<name>.yaml")]) -> int:
     """Check a project file (and its scope in the inventory) without running anything."""
     project = load_project(project_file)
-    out.print(f"[green]valid[/]: {project_file} - {project.title} ({project.kind.value}, {len(project.steps)} steps)")
+    # A title or path is the user's text: `[/]` in it is not console markup, an escape code not a terminal command.
+    out.print(
+        f"[green]valid[/]: {escape(_printable(f'{project_file} - {project.title}'))} "
+        f"({project.kind.value}, {len(project.steps)} steps)"
+    )
     if project.scope.inventory.exists():
         inventory = load_inventory(project.scope.inventory)
         for step in project.steps:
@@ -178,14 +190,19 @@ def validate_command(project_file: Annotated[Path, typer.Argument(help="projects
             batches = plan_batches(step.name, hosts, step.strategy)
             gate = f", approval by {' or '.join(step.strategy.approval.roles)}" if step.strategy.approval else ""
             out.print(
-                f"  step {step.name}: {len(hosts)} hosts in {len(batches)} batches"
-                + gate
-                + ": "
-                + "; ".join(f"{b.name} {','.join(b.hosts)}" for b in batches),
+                escape(
+                    f"  step {step.name}: {len(hosts)} hosts in {len(batches)} batches"
+                    + gate
+                    + ": "
+                    + "; ".join(f"{b.name} {','.join(b.hosts)}" for b in batches)
+                ),
                 highlight=False,
             )
     else:
-        out.print(f"  inventory {project.scope.inventory} does not exist yet (itpm lab up makes the lab's)")
+        out.print(
+            escape(f"  inventory {project.scope.inventory} does not exist yet (itpm lab up makes the lab's)"),
+            highlight=False,
+        )
     return EXIT_OK
 
 
@@ -230,8 +247,20 @@ def _run_flow(settings: Settings, project_file: Path, run_id: str, requester: st
     project_flow = flow_for(load_project(project_file).kind)
 
     err.print(f"run [bold]{run_id}[/] - Prefect UI {url.removesuffix('/api')}/runs, log: itpm log {run_id}")
-    with _following(ProjectLog.for_settings(settings), run_id):
-        outcome = project_flow(project_file=str(project_file), run_id=run_id, requester=requester, dry_run=dry_run)
+    log = ProjectLog.for_settings(settings)
+    try:
+        with _following(log, run_id):
+            outcome = project_flow(project_file=str(project_file), run_id=run_id, requester=requester, dry_run=dry_run)
+    except ProjectLogError as error:
+        error.fix = f"{error.fix}; then itpm resume {run_id} continues the run from what the log holds"
+        raise
+    except ItpmError:
+        raise
+    except Exception as error:
+        stopped = _run_stopped_by(error, settings, url, run_id)
+        if stopped is None:
+            raise  # not a failure of what itpm relies on: a bug, and its traceback is the report
+        raise stopped from error
     status = run_status(ProjectLog.for_settings(settings).events(run_id))
     out.print(summary_markdown(status), highlight=False)
     out.print(f"where it stands: itpm status {run_id}; the report: itpm report {run_id}", highlight=False)
@@ -257,12 +286,55 @@ def _follow(log: ProjectLog, run_id: str, stop: threading.Event) -> None:
     last = 0
     while True:
         done = stop.is_set()
-        for event_id, entry in log.events_with_ids(run_id, after_id=last):
-            last = event_id
-            err.print(render.event_line(entry), highlight=False)
+        # A log that cannot be read for a moment (a full disk) is read again on the next tick; if that stops
+        # the run, the run's own error says so.
+        with contextlib.suppress(ProjectLogError):
+            for event_id, entry in log.events_with_ids(run_id, after_id=last):
+                last = event_id
+                err.print(render.event_line(entry), highlight=False)
         if done:
             return
         stop.wait(0.5)
+
+
+def _run_stopped_by(error: Exception, settings: Settings, url: str, run_id: str) -> ExecutionError | None:
+    """Return what a person needs to hear of an outside failure that stopped a run, or None if it is none of them.
+
+    The failures: the disk itpm writes to is full, the Prefect API stopped answering (after Prefect's client
+    retried for about a minute: PREFECT_CLIENT_MAX_RETRIES). Every event logged before them is in the project log.
+    """
+    causes = _causes(error)
+    if any(isinstance(cause, OSError) and cause.errno == errno.ENOSPC for cause in causes):
+        full = nearly_full(settings.state_dir)
+        where = (
+            f"the state directory {settings.state_dir}"
+            if full
+            else f"a disk it writes to ({settings.state_dir} is not)"
+        )
+        return ExecutionError(
+            f"run {run_id} stopped: no space left in {where} ({error})",
+            fix=f"free space (df -h {settings.state_dir}), then itpm resume {run_id}: the project log holds every "
+            "event up to the stop, and the resumption skips the hosts it shows done",
+        )
+    # Prefect talks to its API through httpx; a failed call, or an API that no longer answers, ended the flow.
+    from_the_api = any(type(cause).__module__.partition(".")[0] in ("httpx", "httpcore") for cause in causes)
+    if from_the_api or not healthy(url):
+        return ExecutionError(
+            f"run {run_id} stopped: the Prefect API at {url} stopped answering ({type(error).__name__}: {error})",
+            fix="start that server again (itpm server start starts the local one; PREFECT_API_URL names the one in "
+            f"use), then itpm resume {run_id}: the project log holds every event up to the stop",
+        )
+    return None
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """Return ``error`` and the exceptions it was raised from or while handling, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 @app.command("recover")
@@ -285,6 +357,11 @@ def recover_command(
     malformed = [key for key, sep, _ in pairs if not sep or not key]
     if malformed:
         raise InputError(f"--var {malformed[0]!r} has no KEY=VALUE form", fix="write --var ledger_expected_record=r1")
+    for key, _, _ in pairs:
+        try:
+            check_variable_name(key)  # the same names a project file may set; the value is passed as data
+        except ValueError as problem:
+            raise InputError(f"--var {problem}", fix="write --var ledger_expected_record=r1") from None
     when = triggered_at.replace(tzinfo=triggered_at.tzinfo or UTC) if triggered_at else None
     recovery = Recovery.open(path, settings, requester=_identity(identity), drill=drill, triggered_at=when)
     url = _use_prefect(settings)
@@ -541,6 +618,15 @@ def _exit_code(result: PlaybookResult, verification: VerificationResult | None) 
     return EXIT_OK
 
 
+# Control characters other than newline and tab: a value quoted in a message must not drive the terminal.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    r"""Return ``text`` with control characters spelt as escapes: ``_printable('a\x1b[2J') == 'a\\x1b[2J'``."""
+    return _CONTROL_CHARACTERS.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+
+
 def main() -> None:
     """Entry point of the ``itpm`` script: run the app and exit with the code its outcome maps to."""
     try:
@@ -556,8 +642,9 @@ def main() -> None:
             err.print(f"[bold red]error:[/] {error}")
         sys.exit(EXIT_BAD_INPUT)
     except ItpmError as error:
-        err.print(f"[bold red]error:[/] {error.message}", highlight=False)
+        # escape(): messages quote file names and values people wrote; `[/x]` in one is text, not console markup.
+        err.print(f"[bold red]error:[/] {escape(_printable(error.message))}", highlight=False)
         if error.fix:
-            err.print(f"  [bold]fix:[/] {error.fix}", highlight=False)
+            err.print(f"  [bold]fix:[/] {escape(_printable(error.fix))}", highlight=False)
         sys.exit(error.exit_code)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

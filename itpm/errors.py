@@ -17,6 +17,8 @@ Every error says what failed, where, and how to fix it. Only the CLI turns them 
     ├── ApprovalRefused              (exit 2) someone who may not approve a step tried to (project_run.py)
     ├── HostsLocked                  hosts held by other runs past the wait (log/locks.py)
     ├── LogSchemaError               (exit 2) the log's database is not one itpm can migrate (log/migrations)
+    ├── ProjectLogError              the log's database is locked by another writer past the busy timeout, or its
+    │                                disk is full (log/store.py)
     ├── DeliveryFailed               a notice could not be sent; returned as a value, never raised to a run
     └── RolloutHalted, RunRejected   a run stopped by its rules or an approver (flows/project.py)
 

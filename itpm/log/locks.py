@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, exc, select, update
 
 from itpm.errors import ItpmError
-from itpm.log.store import ProjectLog, locks_table
+from itpm.log.store import ProjectLog, ProjectLogError, locks_table
 
 __all__ = ["HostLocks", "HostsLocked", "lock_key"]
 
@@ -73,7 +73,10 @@ class HostLocks:
         expires = moment + timedelta(seconds=self.lease_s)
         keys = {key: name for name, key in hosts.items()}
         try:
-            with self.log.engine.begin() as connection:
+            with (
+                self.log.explain_failures(f"take host locks for run {self.run_id}"),
+                self.log.engine.begin() as connection,
+            ):
                 rows = connection.execute(select(locks_table).where(locks_table.c.host_key.in_(list(keys)))).all()
                 holders = {
                     keys[row.host_key]: row.run_id
@@ -145,7 +148,7 @@ class HostLocks:
 
     def renew(self) -> None:
         """Extend the lease of every lock this run holds."""
-        with self.log.engine.begin() as connection:
+        with self.log.explain_failures(f"renew run {self.run_id}'s host locks"), self.log.engine.begin() as connection:
             connection.execute(
                 update(locks_table)
                 .where(locks_table.c.run_id == self.run_id)
@@ -157,13 +160,16 @@ class HostLocks:
         query = delete(locks_table).where(locks_table.c.run_id == self.run_id)
         if hosts is not None:
             query = query.where(locks_table.c.host_key.in_(list(hosts.values())))
-        with self.log.engine.begin() as connection:
+        with (
+            self.log.explain_failures(f"release run {self.run_id}'s host locks"),
+            self.log.engine.begin() as connection,
+        ):
             connection.execute(query)
 
     def held(self) -> dict[str, str]:
         """Return every live lock: host name -> run id (for status displays and tests)."""
         moment = _now()
-        with self.log.engine.connect() as connection:
+        with self.log.explain_failures("read host locks"), self.log.reader.connect() as connection:
             rows = connection.execute(select(locks_table)).all()
         return {row.host: row.run_id for row in rows if _aware(row.expires_at) > moment}
 
@@ -181,14 +187,23 @@ class HostLocks:
 
         def heartbeat() -> None:
             while not stop.wait(self.lease_s / 3):
-                with contextlib.suppress(exc.SQLAlchemyError):  # a missed beat is retried; the lease has slack
+                # A missed beat is retried; the lease has slack.
+                with contextlib.suppress(exc.SQLAlchemyError, ProjectLogError):
                     self.renew()
 
         beat = threading.Thread(target=heartbeat, name=f"lock-heartbeat-{self.run_id}", daemon=True)
         beat.start()
         try:
             yield waited
-        finally:
+        except BaseException:
             stop.set()
             beat.join()
-            self.release(hosts)
+            # The error that ended the block is the one to report. When the log cannot be written (locked by
+            # another writer, disk full) the release cannot be either: the lease then runs out, and a resumption
+            # of this run takes its own locks back at once.
+            with contextlib.suppress(exc.SQLAlchemyError, ProjectLogError):
+                self.release(hosts)
+            raise
+        stop.set()
+        beat.join()
+        self.release(hosts)

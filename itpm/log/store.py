@@ -7,7 +7,10 @@ must match the newest revision (a test compares them).
 
 Each event is committed on its own, so a SIGKILL of a flow loses nothing it had logged. SQLite runs in WAL
 mode with ``BEGIN IMMEDIATE`` transactions: several flow processes append at once, and a writer waits for
-another (``busy_timeout``) instead of failing.
+another (``busy_timeout``, ``ITPM_LOG_BUSY_TIMEOUT_SECONDS``) instead of failing. Reads take no write lock, so
+``itpm status`` and a run's own reads go on while another process holds the log. A write that still cannot
+happen (another writer holds the log past the busy timeout, the disk is full) raises ``ProjectLogError``,
+which says which file, what was being written and what to do; the events committed before it stay as they were.
 
 >>> log = ProjectLog("sqlite:////tmp/log.sqlite")  # doctest: +SKIP
 >>> log.append(PhaseChanged(run_id="r1", project="p", phase="planning"))  # doctest: +SKIP
@@ -16,11 +19,14 @@ another (``busy_timeout``) instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -40,18 +46,22 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    exc,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 
+from itpm.errors import ItpmError
 from itpm.log import migrations
 from itpm.log.events import Event, RunFinished, RunStarted, event_adapter
 from itpm.settings import Settings
 
 __all__ = [
+    "DEFAULT_BUSY_TIMEOUT_S",
     "ProjectLog",
+    "ProjectLogError",
     "RunStatus",
     "RunSummary",
     "events_table",
@@ -59,6 +69,7 @@ __all__ = [
     "log_engine",
     "log_url",
     "metadata",
+    "nearly_full",
     "runs_table",
 ]
 
@@ -136,41 +147,49 @@ def log_url(settings: Settings) -> str:
     return settings.log_url or f"sqlite:///{settings.state_dir / 'project-log.sqlite'}"
 
 
-def log_engine(url: str) -> Engine:
+# How long an SQLite writer waits for another before it gives up (seconds). Writers hold the log for one event
+# (milliseconds), so only something else holds it this long: a backup, a person in the sqlite3 shell.
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+
+# The execution option that marks a read (``connection.execution_options(**{_READ_ONLY: True})``): on SQLite it
+# begins a deferred transaction, which in WAL mode reads the last commit while another process writes.
+_READ_ONLY = "itpm_read_only"
+
+
+def log_engine(url: str, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
     """Return an engine for the log database at ``url``, tuned for many writing processes (SQLite: see above)."""
     if url.startswith("sqlite"):
         # NullPool: a connection per use, so forked workers and threads never share one.
         engine = create_engine(url, poolclass=NullPool)
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, busy_timeout_s)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
-# How long an SQLite writer waits for another before it fails (seconds).
-_BUSY_TIMEOUT_S = 30
-
-
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout_s: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # pysqlite would open transactions lazily and deferred; itpm opens them itself, IMMEDIATE, below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_S * 1000}")
-        _switch_to_wal(cursor)
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        _switch_to_wal(cursor, busy_timeout_s)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the write lock at once: taken later, by the first write of a transaction that has read
+        # an older snapshot, SQLite would fail it at once instead of waiting.
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+def _switch_to_wal(cursor: sqlite3.Cursor, busy_timeout_s: float) -> None:
     # A database stays in WAL mode once switched, but processes opening a new one switch it at once, and two
     # switches can each hold a lock the other needs. SQLite then fails one at once (busy_timeout does not
     # apply to a deadlock), so that one tries again.
-    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    deadline = time.monotonic() + busy_timeout_s
     while True:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -180,6 +199,55 @@ def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
             time.sleep(0.01)
         else:
             return
+
+
+class ProjectLogError(ItpmError):
+    """The project log's database refused a read or write: locked by another writer past the busy timeout, or full.
+
+    The message names the database, what was being done and the cause; nothing committed before is lost.
+    """
+
+
+def _explained(error: exc.OperationalError, url: str, doing: str, busy_timeout_s: float) -> ProjectLogError | None:
+    """Return what ``error`` means for a person, or None when it is not a lock or a full disk (then it is a bug)."""
+    cause = error.orig
+    if not isinstance(cause, sqlite3.OperationalError):
+        return None
+    path = url.removeprefix("sqlite:///")
+    directory = Path(path).parent
+    code = cause.sqlite_errorcode & 0xFF  # the primary code of an extended one (SQLITE_IOERR_SHMSIZE -> SQLITE_IOERR)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return ProjectLogError(
+            f"the project log {path} is locked by another writer: could not {doing} within the "
+            f"{busy_timeout_s:g} s busy timeout ({cause})",
+            fix=f"end the other writer's transaction (fuser -v {path} lists the processes that have it open); "
+            "ITPM_LOG_BUSY_TIMEOUT_SECONDS sets how long a writer waits",
+        )
+    # A full disk is SQLITE_FULL when the log cannot grow, but a disk I/O error when SQLite cannot even size the
+    # shared-memory file it needs to open the log in WAL mode (SQLITE_IOERR_SHMSIZE): then the free space tells.
+    if code == sqlite3.SQLITE_FULL or (code == sqlite3.SQLITE_IOERR and nearly_full(directory)):
+        return ProjectLogError(
+            f"no space left in the state directory {directory} for the project log {path}: could not {doing} ({cause})",
+            fix=f"free space in {directory} (df -h {directory}); the events logged before are intact",
+        )
+    if code == sqlite3.SQLITE_IOERR:
+        return ProjectLogError(
+            f"the project log {path} could not {doing}: {cause} ({cause.sqlite_errorname})",
+            fix=f"check the file system of {directory} (dmesg, df -h {directory})",
+        )
+    return None
+
+
+# Less free space than this is a full disk for SQLite: it grows its files by pages and shared-memory blocks.
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def nearly_full(directory: Path) -> bool:
+    """Return whether the disk of ``directory`` has too little space left for SQLite (under 1 MiB) to grow."""
+    try:
+        return shutil.disk_usage(directory).free < _NEARLY_FULL_BYTES
+    except OSError:
+        return False
 
 
 def _utc(moment: datetime) -> datetime:
@@ -205,11 +273,19 @@ class ProjectLog:
     Close it (or use it as a context manager) to close its database connections.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
         self.url = url
-        self.engine = log_engine(url)
+        self.busy_timeout_s = busy_timeout_s
+        self.engine = log_engine(url, busy_timeout_s)
+        # Reads through this engine wait for no writer (see _READ_ONLY); writes go through ``engine``.
+        self.reader = self.engine.execution_options(**{_READ_ONLY: True})
         try:
-            migrations.upgrade(self.engine)
+            with self.explain_failures("open it"):
+                # A log at the newest schema only needs reading; migrating takes the write lock (migrations).
+                with self.reader.connect() as connection:
+                    current = migrations.current_revision(connection)
+                if current != migrations.head_revision():
+                    migrations.upgrade(self.engine)
         except BaseException:
             self.engine.dispose()
             raise
@@ -218,7 +294,21 @@ class ProjectLog:
     def for_settings(cls, settings: Settings) -> ProjectLog:
         """Return the log configured by ``settings`` (creating the state directory for SQLite)."""
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        return cls(log_url(settings))
+        return cls(log_url(settings), settings.log_busy_timeout_seconds)
+
+    @contextlib.contextmanager
+    def explain_failures(self, doing: str) -> Iterator[None]:
+        """Turn a lock held past the busy timeout or a full disk into a ``ProjectLogError`` that names ``doing``.
+
+        ``doing`` completes "could not ...": ``"write run r1's host_applied event"``. Other errors pass through.
+        """
+        try:
+            yield
+        except exc.OperationalError as error:
+            explained = _explained(error, self.url, doing, self.busy_timeout_s)
+            if explained is None:
+                raise
+            raise explained from error
 
     def close(self) -> None:
         """Close the pooled database connections (the log can still be used; it connects again)."""
@@ -235,7 +325,7 @@ class ProjectLog:
     def append(self, entry: Event) -> int:
         """Commit one event, and its run's row in ``runs`` with it; return the event's id in the log: ``42``."""
         at = _utc(entry.at)
-        with self.engine.begin() as connection:
+        with self.explain_failures(f"write run {entry.run_id}'s {entry.kind} event"), self.engine.begin() as connection:
             event_id = connection.execute(
                 events_table.insert()
                 .values(
@@ -272,7 +362,7 @@ class ProjectLog:
         since = filters.get("since")
         if since is not None:
             query = query.where(events_table.c.at >= _utc(since))
-        with self.engine.connect() as connection:
+        with self.explain_failures("read events"), self.reader.connect() as connection:
             rows = connection.execute(query.order_by(events_table.c.id)).all()
         return [(row.id, event_adapter.validate_python(row.payload)) for row in rows]
 
@@ -281,7 +371,7 @@ class ProjectLog:
         query = select(events_table.c.run_id).where(events_table.c.kind == "run_started")
         if project is not None:
             query = query.where(events_table.c.project == project)
-        with self.engine.connect() as connection:
+        with self.explain_failures("list runs"), self.reader.connect() as connection:
             ids = [row.run_id for row in connection.execute(query.order_by(events_table.c.id))]
         return list(dict.fromkeys(ids))
 
@@ -290,7 +380,7 @@ class ProjectLog:
         query = select(runs_table)
         if project is not None:
             query = query.where(runs_table.c.project == project)
-        with self.engine.connect() as connection:
+        with self.explain_failures("list runs"), self.reader.connect() as connection:
             rows = connection.execute(query.order_by(runs_table.c.started_at.desc(), runs_table.c.run_id.desc()))
             return [
                 RunSummary(
