@@ -129,26 +129,29 @@ def lab_up(settings: Settings, *, name: str, count: int, inventory: Path | None 
 def _lab_up_locked(settings: Settings, name: str, count: int, inventory: Path | None) -> None:
     lab_dir = settings.lab_dir / name
     record = _load_record(lab_dir)
-    if record is None:
-        rootfs = ensure_rootfs(settings.rootfs_cache, RootfsRecipe(settings.debian_suite, settings.debian_mirror))
-        record = LabRecord(
-            name=name,
-            subnet_index=_free_subnet_index(name),
-            rootfs=rootfs,
-            inventory=(inventory or Path("inventory") / name / "hosts.yml").resolve(),
-            known_hosts=lab_dir / "known_hosts",
-            private_key=lab_dir / "id_ed25519",
-        )
-    elif inventory is not None:
-        record = record.model_copy(update={"inventory": inventory.resolve()})
-    if not record.rootfs.exists():
-        raise LabError(
-            f"lab '{name}' was made on the root {record.rootfs}, which no longer exists",
-            fix=f"itpm lab down --name {name}, then up again",
-        )
-    subnet = network.lab_subnet(record.subnet_index)
-    controller_key = ensure_key_pair(record.private_key, f"itpm-controller@{name}")
-    network.ensure_bridge(name, subnet)
+    # Subnets, bridges and the supernet route belong to the whole machine: two labs coming up at once must not
+    # pick one subnet or both add the route.
+    with network.machine_lock():
+        if record is None:
+            rootfs = ensure_rootfs(settings.rootfs_cache, RootfsRecipe(settings.debian_suite, settings.debian_mirror))
+            record = LabRecord(
+                name=name,
+                subnet_index=_free_subnet_index(name),
+                rootfs=rootfs,
+                inventory=(inventory or Path("inventory") / name / "hosts.yml").resolve(),
+                known_hosts=lab_dir / "known_hosts",
+                private_key=lab_dir / "id_ed25519",
+            )
+        elif inventory is not None:
+            record = record.model_copy(update={"inventory": inventory.resolve()})
+        if not record.rootfs.exists():
+            raise LabError(
+                f"lab '{name}' was made on the root {record.rootfs}, which no longer exists",
+                fix=f"itpm lab down --name {name}, then up again",
+            )
+        subnet = network.lab_subnet(record.subnet_index)
+        controller_key = ensure_key_pair(record.private_key, f"itpm-controller@{name}")
+        network.ensure_bridge(name, subnet)
 
     running = _running_hosts(name)
     wanted = [f"h{i}" for i in range(1, count + 1)]
@@ -205,7 +208,8 @@ def _lab_down_locked(settings: Settings, name: str) -> list[str]:
     if record is not None:
         known.update({h.name: h.index for h in record.hosts.values()})
     network.delete_host_links(name, sorted(known.items()))
-    network.remove_bridge(name)
+    with network.machine_lock():
+        network.remove_bridge(name)
     if record is not None:
         for generated in (record.inventory, record.known_hosts):
             generated.unlink(missing_ok=True)

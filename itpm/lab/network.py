@@ -6,10 +6,13 @@ all of ``10.77.0.0/16`` makes sure traffic for a host that is down never leaves 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import ipaddress
 import json
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 from itpm.errors import LabError
 
@@ -31,6 +34,8 @@ __all__ = [
 
 LAB_SUPERNET = ipaddress.IPv4Network("10.77.0.0/16")
 _BRIDGE_PREFIX = "ib-"
+# Machine-wide, like the bridges and routes it guards (every state directory's labs share them).
+_MACHINE_LOCK = Path("/run/lock/itpm-lab-network.lock")
 
 
 def bridge_name(lab: str) -> str:
@@ -74,6 +79,15 @@ def used_subnet_indexes() -> dict[int, str]:
             if address in LAB_SUPERNET:
                 taken[address.packed[2]] = link["ifname"]
     return taken
+
+
+@contextlib.contextmanager
+def machine_lock() -> Iterator[None]:
+    """Hold the machine-wide lock of lab networking (subnet choice, bridges, the supernet route) for the block."""
+    _MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with _MACHINE_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def ensure_bridge(lab: str, subnet: ipaddress.IPv4Network) -> None:
