@@ -34,9 +34,11 @@ run: setup
 	$(ITPM) lab up --hosts $(HOSTS)
 	$(ITPM) apply playbooks/baseline.yml --inventory inventory/lab/hosts.yml --verify checks/baseline
 
+# Two pytest-xdist workers, a test module each at a time (module fixtures bring up labs of their own): the lab
+# tests wait on hosts, timeouts and sleeps much of the time, so two of them share 2 cores well.
 # docs/reliability.md is regenerated from the run's reliability record (tests/reliability.py).
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 	$(PY) scripts/reliability_report.py
 
 lint: setup

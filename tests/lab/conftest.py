@@ -44,8 +44,10 @@ BASELINE_CHECKS = REPO / "checks" / "baseline"
 # Lab names come from the checkout's path, so that two checkouts (a CI clone beside a working tree) can run
 # their lab tests at once without tearing down each other's hosts.
 CHECKOUT_TAG = hashlib.sha256(str(REPO).encode()).hexdigest()[:5]
+# Under pytest-xdist each worker is a session of its own, with a lab of its own: gw1's is t<tag>1.
 # ITPM_TEST_LAB names it by hand (at most 6 characters: own labs add a suffix), for sessions in one checkout at once.
-LAB = os.environ.get("ITPM_TEST_LAB", f"t{CHECKOUT_TAG}")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+LAB = os.environ.get("ITPM_TEST_LAB", f"t{CHECKOUT_TAG}") + _WORKER
 HOSTS = 5
 
 
