@@ -251,7 +251,7 @@ def _check_root() -> None:
 
 
 def _check_can_run_lab(name: str, count: int) -> None:
-    if not _LAB_NAME.match(name):
+    if not _LAB_NAME.fullmatch(name):  # `$` alone lets "lab\n" through
         raise LabError(
             f"lab name {name!r} is not usable: it names bridges and interfaces (15 characters at most)",
             fix="use 1 to 8 lowercase letters and digits, starting with a letter, e.g. --name lab",

@@ -33,7 +33,7 @@ def block_name(name: str) -> str:
 
 def valid_secret_name(name: str) -> bool:
     """Return whether ``name`` can name a secret in every source (letters, digits, dashes, underscores)."""
-    return bool(_NAME.match(name))
+    return bool(_NAME.fullmatch(name))  # fullmatch: `$` would also match before a trailing newline
 
 
 class SecretSource(Protocol):

@@ -35,7 +35,7 @@ from itpm.notify.channels.base import Channel
 from itpm.notify.channels.webhook import WebhookChannel
 from itpm.notify.dispatch import default_channels
 from itpm.notify.message import Message
-from itpm.notify.secret_source import SecretSource, block_name, env_var_name
+from itpm.notify.secret_source import SecretSource, block_name, env_var_name, valid_secret_name
 from tests.receivers import Posted, free_port, http_receiver, received_mail, smtp_server
 
 RUN = "baseline-rollout-20261127-1400"
@@ -662,3 +662,9 @@ def test_prefect_secrets_read_blocks_verbatim_and_fall_back_to_the_environment(m
         assert secrets.get("ITPM_WEBHOOK_TOKEN") == "from-the-environment"  # no block of that name
         assert secrets.get("ops-webhook-url") is None
     assert "12.50" not in repr(secrets)
+
+
+@pytest.mark.parametrize("name", ["ops-webhook-url\n", "a b", "../x", ""])
+def test_secret_names_are_whole_names_only(name: str) -> None:
+    assert not valid_secret_name(name)
+    assert valid_secret_name("ops-webhook-url")
