@@ -21,7 +21,6 @@ from itpm.execution.runner import new_run_id
 from itpm.inventory import Inventory
 from itpm.models.results import CheckOutcome, CheckResult, HostChecks, VerificationResult
 from itpm.settings import Settings
-from itpm.vault import VAULT_FILE_SETTING
 
 __all__ = ["parse_check_report", "verify", "worker_count"]
 
@@ -97,9 +96,7 @@ def verify(
         workers = worker_count(len(hosts))
     if workers:
         command += ["-n", str(workers), "--dist", "loadgroup"]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **_bounds_environment(settings)}
-    if settings.vault_password_file is not None:  # the checks' inventory view decrypts vault vars with it too
-        env[VAULT_FILE_SETTING] = str(settings.vault_password_file)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **_checks_environment(settings)}
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     duration = time.monotonic() - started
@@ -116,17 +113,20 @@ def verify(
     return VerificationResult(checks=tuple(checks), duration_s=duration, hosts=parse_check_report(lines, hosts))
 
 
-def _bounds_environment(settings: Settings) -> dict[str, str]:
-    """Return this run's per-host bounds as the ITPM_* variables the checks' connection reads (backend.py).
+# The settings the checks' pytest process reads back with Settings() (itpm/verification/backend.py): the per-host
+# bounds of its connections, and the vault password file its inventory view decrypts vault vars with.
+_CHECKS_SETTINGS = ("check_timeout", "ssh_keepalive_interval", "ssh_keepalive_count", "vault_password_file")
 
-    >>> _bounds_environment(Settings(check_timeout=30))["ITPM_CHECK_TIMEOUT"]
+
+def _checks_environment(settings: Settings) -> dict[str, str]:
+    """Return the run's settings the checks read, as the ITPM_* variables Settings() reads them from.
+
+    >>> _checks_environment(Settings(check_timeout=30))["ITPM_CHECK_TIMEOUT"]
     '30'
     """
-    return {
-        "ITPM_CHECK_TIMEOUT": str(settings.check_timeout),
-        "ITPM_SSH_KEEPALIVE_INTERVAL": str(settings.ssh_keepalive_interval),
-        "ITPM_SSH_KEEPALIVE_COUNT": str(settings.ssh_keepalive_count),
-    }
+    prefix = Settings.model_config.get("env_prefix", "")
+    values = {name: getattr(settings, name) for name in _CHECKS_SETTINGS}
+    return {f"{prefix}{name.upper()}": str(value) for name, value in values.items() if value is not None}
 
 
 def parse_check_report(lines: Iterable[str], hosts: Sequence[str]) -> dict[str, HostChecks]:
