@@ -281,11 +281,7 @@ class ProjectLog:
         self.reader = self.engine.execution_options(**{_READ_ONLY: True})
         try:
             with self.explain_failures("open it"):
-                # A log at the newest schema only needs reading; migrating takes the write lock (migrations).
-                with self.reader.connect() as connection:
-                    current = migrations.current_revision(connection)
-                if current != migrations.head_revision():
-                    migrations.upgrade(self.engine)
+                migrations.upgrade(self.engine, reader=self.reader)
         except BaseException:
             self.engine.dispose()
             raise

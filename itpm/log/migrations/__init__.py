@@ -81,14 +81,15 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, reader: Engine | None = None) -> None:
     """Bring the database of ``engine`` (made by ``itpm.log.store.log_engine``) to the head revision.
 
-    Raises LogSchemaError when the database is newer than this itpm, or holds tables of the log's names that
-    are not the log's.
+    ``reader`` (``ProjectLog.reader``) checks the revision without the write lock: a log already at the head,
+    the usual case, opens while another process holds the lock. Raises LogSchemaError when the database is newer
+    than this itpm, or holds tables of the log's names that are not the log's.
     """
     head = head_revision()
-    with engine.connect() as connection:
+    with (reader or engine).connect() as connection:
         if current_revision(connection) == head:
             return
     with engine.begin() as connection:
