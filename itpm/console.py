@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from rich.console import Console, Group, RenderableType
@@ -137,9 +138,28 @@ _DETAIL_WIDTH = 100  # characters of one detail in a log line; the full text sta
 
 
 def _short(value: object) -> str:
-    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = _plain(value)
     first = text.splitlines()[0] if text else ""
     return first if len(first) <= _DETAIL_WIDTH else first[: _DETAIL_WIDTH - 3] + "..."
+
+
+def _plain(value: object) -> str:
+    """Return a detail in words and numbers, never a Python repr: ``_plain({'h1': ['a', 'b']}) == 'h1: a, b'``.
+
+    Mappings become ``key: value; ...``, lists are joined (an empty one reads none), floats keep 3 significant
+    figures (``24.3``), times drop their microseconds, booleans read yes or no.
+    """
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_plain(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(_plain(item) for item in value) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"  # noqa: PLR2004 - where .3g turns to 1e+03
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    return str(value)
 
 
 _MILESTONE_STYLE = {
