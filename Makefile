@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make run    set up (apt packages, .venv), bring up a lab fleet, apply the baseline, verify it
+#   make run    set up (apt packages, .venv), then the demo: a lab fleet, the Prefect UI, a project through its deployment
 #   make test   set up, lint (ruff, mypy --strict), then run every test (unit tests and lab tests on real hosts)
 # Everything needs root (namespaces, bridges, mounts), as on CI.
 
@@ -7,7 +7,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 ITPM := $(VENV)/bin/itpm
-HOSTS ?= 5
+HOSTS ?= 12
 # postgresql: the tests run the project log on a private PostgreSQL cluster too (tests/postgres.py);
 # chromium: the HTML report and the Prefect UI are checked in headless Chromium (tests/browser.py).
 APT_PACKAGES := debootstrap iproute2 util-linux openssh-client iptables python3-venv chromium postgresql
@@ -30,9 +30,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
+# The main job (itpm demo, flows/demo.py): a lab of $(HOSTS) hosts, the local Prefect server and UI, the deployments
+# and a worker, then the network project through its deployment: canary, an approval the demo grants, batches,
+# re-audit, report. It ends printing where to look.
 run: setup
-	$(ITPM) lab up --hosts $(HOSTS)
-	$(ITPM) apply playbooks/baseline.yml --inventory inventory/lab/hosts.yml --verify checks/baseline
+	$(ITPM) demo --hosts $(HOSTS)
 
 # Two pytest-xdist workers, a test module each at a time (module fixtures bring up labs of their own): the lab
 # tests wait on hosts, timeouts and sleeps much of the time, so two of them share 2 cores well.

@@ -578,6 +578,54 @@ def note_command(
     return EXIT_OK
 
 
+@app.command("demo")
+def demo_command(  # typer reads options from keyword-only parameters as well
+    *,
+    hosts: Annotated[int, typer.Option("--hosts", "-n", help="lab hosts to run the project on")] = 12,
+    project_file: Annotated[Path, typer.Option("--project", help="the project to run")] = Path(
+        "projects/network-config.yaml"
+    ),
+    deployment: Annotated[str, typer.Option(help="its deployment in prefect.yaml")] = "network-config",
+    lab: LabNameOption = "lab",
+    requester: Annotated[str, typer.Option(help="who asks for the run")] = "dana",
+    approver: Annotated[str, typer.Option(help="who grants its approval (another person with the role)")] = "chris",
+) -> int:
+    """Run a project the whole way: lab, Prefect server and UI, deployments, worker, a run, its approval, a report."""
+    settings = load_settings()
+    project = load_project(project_file)
+    url = _use_prefect(settings)
+    from flows import demo  # noqa: PLC0415 - Prefect is imported only by commands that need it
+
+    def say(line: str) -> None:
+        err.print(f"[bold]demo:[/] {escape(line)}", highlight=False)
+
+    demo.prepare_lab(settings, project, hosts=hosts, lab=lab, say=say)
+    worker_log = demo.register_deployments(settings, say)
+    ui = url.removesuffix("/api")
+    run = demo.start_run(project, project_file.resolve(), deployment, requester, ui)
+    say(f"run {run.run_id} of deployment {deployment} for {requester}: {run.page}")
+    with _following(ProjectLog.for_settings(settings), run.run_id):
+        demo.wait_until(settings, run, approval_requested=True, worker_log=worker_log)
+        demo.approve(run, approver, say)
+        outcome = demo.wait_until(settings, run, worker_log=worker_log)
+    view = view_of(ProjectLog.for_settings(settings), run.run_id)
+    out.print(render.project_screen(view))
+    out.print(
+        "\n".join(
+            [
+                f"Run {run.run_id}: {outcome}.",
+                f"  Prefect UI       {ui}  (this run: {run.page})",
+                f"  where it stands  .venv/bin/itpm status {run.run_id}",
+                f"  its log          .venv/bin/itpm log {run.run_id}",
+                f"  the report       {demo.report_path(settings, run)}",
+                "  tear down        make stop",
+            ]
+        ),
+        highlight=False,
+    )
+    return EXIT_OK if outcome == "completed" and not view.status.problems else EXIT_FAILED
+
+
 @server_app.command("start")
 def server_start_command() -> int:
     """Start the local Prefect server (SQLite in the state directory) if it is not running."""
@@ -588,7 +636,7 @@ def server_start_command() -> int:
 
 @server_app.command("stop")
 def server_stop_command() -> int:
-    """Stop the local Prefect server itpm started."""
+    """Stop the local Prefect server itpm started, and its worker."""
     stopped = stop_server(load_settings())
     out.print("stopped" if stopped else "no local server was running")
     return EXIT_OK

@@ -3,7 +3,8 @@
 An approval is answered from another process (``itpm approve``, the UI), so a run needs a server that outlives
 the process that started it: Prefect's temporary per-process server would not do (../shared/PREFECT-NOTES.md).
 The default is the embedded one, Prefect's own server on SQLite in ``<state>/prefect``, bound to 127.0.0.1.
-This module starts it as a command and never imports Prefect.
+Runs started from a deployment need a process worker: ``ensure_worker`` keeps one beside the local server. This
+module starts both as commands and never imports Prefect.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from itpm.errors import ExecutionError
 from itpm.executables import executable
 from itpm.settings import Settings
 
-__all__ = ["api_url", "client_environment", "ensure_server", "healthy", "stop_server"]
+__all__ = ["api_url", "client_environment", "ensure_server", "ensure_worker", "healthy", "stop_server"]
 
 _STARTUP_SECONDS = 120.0
 
@@ -82,34 +83,11 @@ def ensure_server(settings: Settings) -> str:
     home.chmod(0o700)
     env = {**os.environ, **client_environment(settings), "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)  # the server itself must not try to reach an API
+    # The UI in the browser calls the API at this address; left alone it is always port 4200, whatever --port says.
+    env["PREFECT_SERVER_UI_API_URL"] = url
     pid_file = home / "server.pid"
-    pid_file.unlink(missing_ok=True)
-    with (home / "server.log").open("ab") as log:
-        # Detached (setsid --fork): it outlives this command, later runs and approvals use it. The shell writes
-        # its own pid, then becomes the server (exec), which leads its own session for stop_server. umask 077:
-        # the files it makes (the database with that key among them) are its owner's alone.
-        subprocess.run(
-            [
-                "setsid",
-                "--fork",
-                "sh",
-                "-c",
-                'umask 077; echo $$ > "$0"; exec "$@"',
-                str(pid_file),
-                executable("prefect"),
-                "server",
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(settings.prefect_port),
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            check=True,
-        )
+    command = ["server", "start", "--host", "127.0.0.1", "--port", str(settings.prefect_port)]
+    _start_detached(command, pid_file, home / "server.log", env)
     deadline = time.monotonic() + _STARTUP_SECONDS
     while time.monotonic() < deadline:
         if healthy(url):
@@ -133,14 +111,59 @@ def _alive(pid_file: Path) -> bool:
 
 
 def stop_server(settings: Settings) -> bool:
-    """Stop the local server itpm started; return whether one was running."""
-    pid_file = settings.prefect_home / "server.pid"
+    """Stop the local worker and server itpm started; return whether the server was running."""
+    # A Prefect worker takes its first SIGTERM as "finish what runs" and needs a second one to stop polling.
+    _stop_detached(settings.prefect_home / "worker.pid", terms=2)
+    return _stop_detached(settings.prefect_home / "server.pid")
+
+
+def ensure_worker(settings: Settings, pool: str) -> Path:
+    """Start a process worker of ``pool`` against the API runs report to, unless one itpm started runs; return its log.
+
+    Runs started from a deployment (the UI, ``prefect deployment run``, ``itpm demo``) need a worker; this one
+    stays up beside the local server, with this process's environment (``ITPM_*`` settings reach the flows it runs),
+    until ``itpm server stop``. It asks for work every 2 s instead of Prefect's 10: a local server is cheap to ask.
+    """
+    home = settings.prefect_home
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pid_file, log = home / "worker.pid", home / "worker.log"
+    if pid_file.exists() and _alive(pid_file):
+        return log
+    env = {**os.environ, **client_environment(settings), "PREFECT_WORKER_QUERY_SECONDS": "2"}
+    _start_detached(["worker", "start", "--pool", pool, "--name", f"itpm-local-{pool}"], pid_file, log, env)
+    return log
+
+
+def _start_detached(prefect_args: list[str], pid_file: Path, log_path: Path, env: dict[str, str]) -> None:
+    """Start ``prefect <prefect_args>`` in a session of its own that outlives this process, its pid in ``pid_file``.
+
+    The shell writes its own pid, then becomes the program (exec), which leads its own session for
+    ``_stop_detached``. umask 077: the files it makes (the server's database holds the Secret blocks' key) are
+    its owner's alone.
+    """
+    prefect_command = [executable("prefect"), *prefect_args]
+    pid_file.unlink(missing_ok=True)
+    with log_path.open("ab") as log:
+        subprocess.run(
+            ["setsid", "--fork", "sh", "-c", 'umask 077; echo $$ > "$0"; exec "$@"', str(pid_file), *prefect_command],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
+
+
+def _stop_detached(pid_file: Path, terms: int = 1) -> bool:
+    """End the session a detached program leads (``terms`` SIGTERMs, then SIGKILL); return whether it was running."""
     if not pid_file.exists():
         return False
-    pid = int(pid_file.read_text().strip())
+    pid = int(pid_file.read_text().strip() or 0)
     pid_file.unlink()
     try:
-        os.killpg(pid, signal.SIGTERM)
+        for _ in range(terms):
+            os.killpg(pid, signal.SIGTERM)
+            time.sleep(0.2)
     except ProcessLookupError:
         return False
     for _ in range(100):  # uvicorn drains in a few seconds; then make sure
