@@ -95,7 +95,11 @@ def _cost(view: ProjectView) -> ReportSection:
     ]
     if budget.hours_by_role:
         lines.append(
-            "Team time: " + ", ".join(f"{h:.1f} hours of {role}" for role, h in sorted(budget.hours_by_role.items()))
+            "Team time: "  # as a duration: the run's own bookings are seconds of work, which "0.0 hours" would hide
+            + ", ".join(
+                f"{role.replace('_', ' ')} {duration(h * 3600)}" for role, h in sorted(budget.hours_by_role.items())
+            )
+            + "."
         )
     spent = {name: amount for name, amount in budget.spent_by_category.items() if amount}
     categories = dict.fromkeys([*budget.planned_by_category, *spent])

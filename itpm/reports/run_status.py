@@ -114,7 +114,8 @@ def apply_event(status: RunStatus, entry: Event) -> None:  # noqa: PLR0912 - one
         failed = entry.status in ("failed", "unreachable")
         status.states[key] = HostStepState.FAILED if failed else HostStepState.APPLIED
         if failed:
-            status.problems[key] = f"{entry.status} at {entry.failed_task}: {last_line(entry.message)}"
+            where = f" at {entry.failed_task}" if entry.failed_task else ""  # unreachable before any task: no task
+            status.problems[key] = f"{entry.status}{where}: {last_line(entry.message)}"
     elif isinstance(entry, HostVerified):
         status.states[key] = HostStepState.VERIFIED if entry.passed else HostStepState.FAILED
         if entry.passed:  # fixed and resumed: what failed before no longer needs attention (the log keeps it)

@@ -250,7 +250,8 @@ def _budget(budget: BudgetView | None) -> ReportSection:
         )
         paragraphs.append(f"Forecast at completion: {money(budget.forecast, currency)}, {verdict}.")
     if budget.hours_by_role:
-        hours = ", ".join(f"{_words(role)} {h:,.1f} hours" for role, h in sorted(budget.hours_by_role.items()))
+        # As a duration: the run's own bookings are seconds of work, which "0.0 hours" would hide.
+        hours = ", ".join(f"{_words(role)} {duration(h * 3600)}" for role, h in sorted(budget.hours_by_role.items()))
         paragraphs.append(f"Team time booked: {hours}.")
     categories = list(dict.fromkeys([*budget.planned_by_category, *budget.spent_by_category]))
     planned, spent = budget.planned_by_category, budget.spent_by_category

@@ -136,7 +136,7 @@ def test_markdown_says_the_hand_computed_figures_of_the_running_run() -> None:
         "EUR 150.00 spent of EUR 2,000.00 planned (7.5%).",
         # 100 of team time bought 5 host-steps; 5 more at 20 and 5 more hosts at 10: 150 + 100 + 50.
         "Forecast at completion: EUR 300.00, within the budget (EUR 1,700.00 to spare).",
-        "Team time booked: engineer 1.0 hours.",
+        "Team time booked: engineer 60 min.",
         "| per-host costs | EUR 100.00 | EUR 50.00 | 50% |",
         "| team time | EUR 1,900.00 | EUR 100.00 | 5.3% |",
         "| total | EUR 2,000.00 | EUR 150.00 | 7.5% |",
