@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["WINDOW", "BrowserError", "chromium", "dump_dom", "screenshot"]
+__all__ = ["WINDOW", "BrowserError", "capture", "chromium", "dump_dom", "screenshot"]
 
 WINDOW = (1280, 900)
 TIMEOUT_S = 60.0
@@ -65,17 +65,43 @@ def screenshot(
 
     ``wait_ms`` gives a page's scripts that much virtual time before the picture (a single-page app's data).
     """
+    _run([f"--screenshot={_fresh(path)}"], url, size=size, timeout=timeout, wait_ms=wait_ms)
+    return _picture(path, url)
+
+
+def dump_dom(url: str, *, size: tuple[int, int] = WINDOW, timeout: float = TIMEOUT_S, wait_ms: int = 0) -> str:
+    """Return the DOM of the page at ``url`` serialized as HTML, after loading (and ``wait_ms`` of its scripts)."""
+    return _dom(_run(["--dump-dom"], url, size=size, timeout=timeout, wait_ms=wait_ms), url)
+
+
+def capture(
+    url: str, path: Path, *, size: tuple[int, int] = WINDOW, timeout: float = TIMEOUT_S, wait_ms: int = 0
+) -> str:
+    """Save a PNG of the page at ``url`` to ``path`` and return its DOM, both from one load of the page.
+
+    One load, so that the picture shows what the DOM says (a single-page app may render other data on a reload),
+    at the cost of one browser start instead of two.
+    """
+    out = _run([f"--screenshot={_fresh(path)}", "--dump-dom"], url, size=size, timeout=timeout, wait_ms=wait_ms)
+    _picture(path, url)
+    return _dom(out, url)
+
+
+def _fresh(path: Path) -> Path:
+    """Return ``path`` with its directory made and any old picture removed, so that it cannot pass for a new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)  # so that an old picture cannot pass for a new one
-    _run([f"--screenshot={path}"], url, size=size, timeout=timeout, wait_ms=wait_ms)
+    path.unlink(missing_ok=True)
+    return path
+
+
+def _picture(path: Path, url: str) -> Path:
     if not path.is_file() or path.stat().st_size == 0:
         raise BrowserError(f"chromium exited 0 but wrote no screenshot of {url} to {path}")
     return path
 
 
-def dump_dom(url: str, *, size: tuple[int, int] = WINDOW, timeout: float = TIMEOUT_S, wait_ms: int = 0) -> str:
-    """Return the DOM of the page at ``url`` serialized as HTML, after loading (and ``wait_ms`` of its scripts)."""
-    dom = _run(["--dump-dom"], url, size=size, timeout=timeout, wait_ms=wait_ms).decode("utf-8", "replace")
+def _dom(out: bytes, url: str) -> str:
+    dom = out.decode("utf-8", "replace")
     if "<html" not in dom:
         raise BrowserError(f"chromium printed no DOM for {url}: {dom[:200]!r}")
     return dom
