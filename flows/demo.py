@@ -73,8 +73,11 @@ class DemoRun:
 
     @property
     def page(self) -> str:
-        """Return the flow run's page in the UI: ``'http://127.0.0.1:4200/runs/flow-run/<id>'``."""
-        return f"{self.ui}/runs/flow-run/{self.flow_run_id}"
+        """Return the flow run's page in the UI: ``'http://127.0.0.1:4200/v2/runs/flow-run/<id>'``.
+
+        Prefect 3.8's default UI is the V2 one (``/`` redirects to ``/v2/``); its run page has the Artifacts tab.
+        """
+        return f"{self.ui}/v2/runs/flow-run/{self.flow_run_id}"
 
 
 def prepare_lab(settings: Settings, project: Project, *, hosts: int, lab: str, say: Say) -> None:

@@ -246,7 +246,7 @@ def _run_flow(settings: Settings, project_file: Path, run_id: str, requester: st
 
     project_flow = flow_for(load_project(project_file).kind)
 
-    err.print(f"run [bold]{run_id}[/] - Prefect UI {url.removesuffix('/api')}/runs, log: itpm log {run_id}")
+    err.print(f"run [bold]{run_id}[/] - Prefect UI {url.removesuffix('/api')}/v2/runs, log: itpm log {run_id}")
     log = ProjectLog.for_settings(settings)
     try:
         with _following(log, run_id):
@@ -622,6 +622,7 @@ def demo_command(  # typer reads options from keyword-only parameters as well
             ]
         ),
         highlight=False,
+        soft_wrap=True,  # addresses and paths stay whole on one line, to click or copy, whatever the width
     )
     return EXIT_OK if outcome == "completed" and not view.status.problems else EXIT_FAILED
 

@@ -33,6 +33,27 @@ def _absolute(node: Any) -> Any:
     return copy
 
 
+def shipped_copy(shipped: str, root: Path, inventory: Path, *, change: Any = None, approval_gates: bool = True) -> Path:
+    """Copy ``projects/x.yaml`` or ``runbooks/x.yaml`` into ``root`` pointed at ``inventory``; return the copy.
+
+    Repository paths become absolute; ``approval_gates=False`` drops the steps' gates; ``change(document)`` may edit
+    the rest. ``root`` needs a ``playbooks/`` directory: it marks the root the copy's other paths resolve against.
+    """
+    document = _absolute(yaml.safe_load((REPO / shipped).read_text()))
+    if "scope" in document:
+        document["scope"]["inventory"] = str(inventory)
+        for step in document["steps"]:
+            if not approval_gates:
+                step.get("strategy", {}).pop("approval", None)
+    else:
+        document["inventory"] = str(inventory)
+    if change is not None:
+        change(document)
+    path = root / Path(shipped).name
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
 class Site:
     """A lab with a state dir and Prefect server, and the shipped files copied to point at its inventory."""
 
@@ -55,18 +76,7 @@ class Site:
 
         Approval gates are proven in test_projects.py; here the projects themselves are under test.
         """
-        document = _absolute(yaml.safe_load((REPO / shipped).read_text()))
-        if "scope" in document:
-            document["scope"]["inventory"] = str(self.lab.inventory_path)
-            for step in document["steps"]:
-                step.get("strategy", {}).pop("approval", None)
-        else:
-            document["inventory"] = str(self.lab.inventory_path)
-        if change is not None:
-            change(document)
-        path = self.root / Path(shipped).name
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
-        return path
+        return shipped_copy(shipped, self.root, self.lab.inventory_path, change=change, approval_gates=False)
 
     def itpm(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         return run_itpm(self.env, *args, timeout=timeout)
