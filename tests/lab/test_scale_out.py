@@ -1,0 +1,428 @@
+"""Scale-out on one machine: a Prefect server on PostgreSQL, the ``itpm`` work pool and two process workers.
+
+What docs/scale-out.md tells an operator to set up on several machines, done here with processes: the server
+keeps its database in PostgreSQL, the project log is a second database on the same cluster, prefect.yaml is
+registered the README's way, and each worker stands for a machine of its own (its own Prefect home and itpm
+state directory; the API and the project log shared). Two projects over overlapping hosts start at once
+through the pool; an engineer approves both from a third "machine" with ``itpm approve``, so that both go for
+their hosts within seconds of each other and one must wait for the other's host locks (surroundings: world.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from itpm.execution.runner import end_processes_of
+from itpm.log.events import BatchFinished, BatchStarted, HostsWaited, HostVerified, RunFinished
+from itpm.log.locks import HostLocks
+from itpm.log.store import ProjectLog
+from itpm.prefect_server import healthy
+from tests.postgres import PostgresCluster
+
+from .conftest import REPO, Lab, free_port, run_itpm
+from .world import World
+
+PREFECT = str(Path(sys.executable).with_name("prefect"))
+WORKERS = ("w1", "w2")
+# Project name -> host pattern: h2 and h3 are wanted by both.
+PROJECTS = {"site-a": "h1:h2:h3", "site-b": "h2:h3:h4"}
+SHARED = ("h2", "h3")
+# How long the marker step works on each host. With Ansible and the checks around it, the second run then waited
+# 14-21 s for the first's hosts (measured), while two runs approved at once resume within a few seconds of each
+# other (each polls for its answer every 2 s): the second finds the hosts taken with a wide margin.
+WORK_SECONDS = 10
+# The shipped deployment both projects run from (a compliance-kind flow; the project file is a parameter).
+DEPLOYMENT = "itpm-compliance/compliance-audit"
+# Each process this module starts carries this variable with a value of its own, so that teardown finds them
+# all: a process worker starts each flow run in a session of its own, out of reach of a kill of its group.
+MARKER = "ITPM_TEST_SCALE_OUT"
+# Deadlines (seconds), far above what a busy machine takes, so that only a real hang fails the test.
+SERVER_STARTUP_S = 240
+AT_THE_GATE_S = 300
+FINISH_S = 300
+FINAL_STATES = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+_QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PREFECT_SERVER_EPHEMERAL_ENABLED": "false"}
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    """Return the last ``lines`` lines of a log file, headed by its path (for failure messages)."""
+    text = path.read_text(errors="replace") if path.exists() else "(no log)"
+    return f"--- {path} ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
+def _stop_groups(processes: list[subprocess.Popen[bytes]], terms: int = 1) -> None:
+    """End each process and its process group, all at once: up to ``terms`` SIGTERMs 10 s apart, then SIGKILL."""
+    for _ in range(terms):
+        running = [process for process in processes if process.poll() is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(max(0.1, deadline - time.monotonic()))
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # what is left of the group, even when its leader ended
+        process.wait(30)
+
+
+def _end_marked(token: str) -> int:
+    """SIGKILL every process (but this one) whose environment carries ``MARKER=token``; return how many."""
+    marker = f"{MARKER}={token}".encode()
+    killed = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed += 1
+        except (OSError, ValueError):
+            continue
+    return killed
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    """The module's Prefect server: its API URL, the environment its clients get, its log, how long it took."""
+
+    api_url: str
+    client_env: dict[str, str]
+    log: Path
+    startup_s: float
+
+
+@pytest.fixture(scope="module")
+def prefect_on_postgres(postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """Yield a Prefect server whose database is a fresh PostgreSQL database, as `prefect server start` runs it."""
+    database = postgres.create_database()
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    token = f"server-{secrets.token_hex(8)}"
+    env = {
+        **os.environ,
+        **_QUIET,
+        MARKER: token,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(database, driver="postgresql+asyncpg"),
+    }
+    env.pop("PREFECT_API_URL", None)  # the server itself reaches no API
+    log = home / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        started = time.monotonic()
+        while not healthy(api_url):
+            if server.poll() is not None or time.monotonic() - started > SERVER_STARTUP_S:
+                pytest.fail(f"the Prefect server on PostgreSQL did not become healthy:\n{_tail(log)}", pytrace=False)
+            time.sleep(0.5)
+        client_env = {**os.environ, **_QUIET, "PREFECT_API_URL": api_url}
+        yield PrefectServer(api_url, client_env, log, time.monotonic() - started)
+    finally:
+        _stop_groups([server])
+        _end_marked(token)
+        postgres.drop_database(database)
+
+
+def _api(server: PrefectServer, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the Prefect REST API (POST with ``body``, else GET); return the decoded JSON answer."""
+    request = urllib.request.Request(  # noqa: S310 - the test's own loopback server
+        f"{server.api_url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="GET" if body is None else "POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the test's own loopback server
+        return json.load(answer)
+
+
+def _prefect(env: dict[str, str], *args: str) -> str:
+    """Run the prefect CLI from the checkout as an operator would; return its output (fails the test on error)."""
+    done = subprocess.run([PREFECT, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, f"prefect {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def _register_deployments(server: PrefectServer) -> float:
+    """Create the work pool and register prefect.yaml the README's way; return the seconds it took."""
+    started = time.monotonic()
+    _prefect(server.client_env, "work-pool", "create", "itpm", "--type", "process")
+    _prefect({**server.client_env, "ITPM_CHECKOUT": str(REPO)}, "--no-prompt", "deploy", "--all")
+    return time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A process worker standing for a machine: its process, its own itpm state directory and its log."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    state_dir: Path
+    log: Path
+
+
+@contextlib.contextmanager
+def _workers(server: PrefectServer, log_url: str, root: Path) -> Iterator[dict[str, Worker]]:
+    """Start ``prefect worker start --pool itpm --limit 1`` as each of WORKERS; end them and their flow runs after."""
+    token = f"workers-{secrets.token_hex(8)}"
+    started: dict[str, Worker] = {}
+    try:
+        for name in WORKERS:
+            machine = root / name
+            machine.mkdir()
+            env = {
+                **server.client_env,
+                MARKER: token,
+                "PREFECT_HOME": str(machine / "prefect"),
+                "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO",  # the worker log says what it picked up
+                "ITPM_STATE_DIR": str(machine / "state"),
+                "ITPM_LOG_URL": log_url,
+            }
+            log = machine / "worker.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [PREFECT, "worker", "start", "--pool", "itpm", "--limit", "1", "--name", name],
+                    cwd=machine,  # not the checkout: the deployment's pull step goes there
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            started[name] = Worker(name, process, machine / "state", log)
+        yield started
+    finally:
+        _stop_groups([worker.process for worker in started.values()], terms=2)  # a worker stops on the second
+        _end_marked(token)  # flow processes the workers started, each in a session of its own
+
+
+class PoolRuns:
+    """The flow runs this test creates from the deployment, and what the server and the workers say of them."""
+
+    def __init__(self, server: PrefectServer, workers: dict[str, Worker]) -> None:
+        self.server, self.workers = server, workers
+        self.flow_run_of: dict[str, str] = {}  # project -> flow run id
+
+    def start(self, project: str, project_file: Path, requester: str) -> None:
+        """Create a flow run of DEPLOYMENT for ``project_file`` with ``prefect deployment run``."""
+        parameters = {"project_file": str(project_file), "requester": requester}
+        created = _prefect(self.server.client_env, "deployment", "run", DEPLOYMENT, "--params", json.dumps(parameters))
+        found = re.search(r"UUID: ([0-9a-f-]{36})", created)
+        assert found, created
+        self.flow_run_of[project] = found.group(1)
+
+    def flow_runs(self) -> dict[str, dict[str, Any]]:
+        """Return the server's record of each project's flow run (state, labels, times): project -> flow run."""
+        ids = list(self.flow_run_of.values())
+        found = {run["id"]: run for run in _api(self.server, "/flow_runs/filter", {"flow_runs": {"id": {"any_": ids}}})}
+        return {project: found[flow_run_id] for project, flow_run_id in self.flow_run_of.items()}
+
+    def state_times(self, project: str) -> dict[str, datetime]:
+        """Return when the project's flow run first entered each state type: ``{'SCHEDULED': ..., ...}``."""
+        states = _api(self.server, f"/flow_run_states/?flow_run_id={self.flow_run_of[project]}")
+        times: dict[str, datetime] = {}
+        for state in sorted(states, key=lambda s: str(s["timestamp"])):
+            times.setdefault(state["type"], datetime.fromisoformat(state["timestamp"]))
+        return times
+
+    def diagnosis(self) -> str:
+        """Return the flow runs' states and the tails of the worker and server logs."""
+        states = {project: run["state_name"] for project, run in self.flow_runs().items()} if self.flow_run_of else {}
+        tails = [_tail(worker.log) for worker in self.workers.values()]
+        return "\n".join([f"flow runs: {states}", *tails, _tail(self.server.log, 15)])
+
+    def wait(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``ready`` until it holds; fail naming ``what``, with the diagnosis, when ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what}: not within {timeout:.0f} s\n{self.diagnosis()}", pytrace=False)
+            time.sleep(2)
+
+    def fail_if_any_ended(self) -> None:
+        """Fail the test at once when a flow run ended (it should still be working or waiting)."""
+        for project, run in self.flow_runs().items():
+            if run["state_type"] in FINAL_STATES:
+                pytest.fail(
+                    f"the flow run of {project} ended {run['state_name']} early\n{self.diagnosis()}", pytrace=False
+                )
+
+
+def _engineers_machine(lab: Lab, server: PrefectServer, log_url: str, root: Path) -> World:
+    """Return the world (world.py) of an engineer's machine: its own state dir; the API and project log shared."""
+    root.mkdir()
+    world = World.fresh(lab, server.client_env, root)
+    world.env["ITPM_LOG_URL"] = log_url
+    (world.inventory_dir / "group_vars" / "all" / "marker.yml").write_text(
+        f"marker_content: ok\nmarker_work_seconds: {WORK_SECONDS}\n"
+    )
+    return world
+
+
+def _approve_all(world: World, run_of: dict[str, str]) -> None:
+    """Approve every run at once with ``itpm approve`` from the engineer's machine, as chris (a change manager)."""
+    approvals = {
+        project: subprocess.Popen(
+            [sys.executable, "-m", "itpm", "approve", run_id, "--as", "chris"],
+            cwd=REPO,
+            env=world.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for project, run_id in run_of.items()
+    }
+    for project, approving in approvals.items():
+        stdout, stderr = approving.communicate(timeout=300)
+        assert approving.returncode == 0, f"itpm approve of {project}: {stdout}{stderr}"
+
+
+def _spans(world: World, host: str) -> dict[str, tuple[float, float]]:
+    """Return each run's work on ``host`` as the host's own clock stamped it: run id -> (start, end)."""
+    stamps: dict[str, dict[str, list[float]]] = {}
+    for run, what, at in world.stamps(host):
+        stamps.setdefault(run, {}).setdefault(what, []).append(at)
+    spans = {}
+    for run, by_kind in stamps.items():
+        assert len(by_kind.get("start", [])) == 1 and len(by_kind.get("end", [])) == 1, (
+            f"run {run} did not work on {host} exactly once: {by_kind}"
+        )
+        spans[run] = (by_kind["start"][0], by_kind["end"][0])
+    return spans
+
+
+def _assert_locks_held_across_workers(world: World, log: ProjectLog, run_of: dict[str, str]) -> tuple[str, str, float]:
+    """Assert that the runs took turns on their shared hosts; return who waited, for whom, and for how long.
+
+    ``('site-b-20261122T064453-aa431e', 'site-a-20261122T064443-346e1c', 24.3)`` (seconds, the waiter's clock)
+    """
+    for host in SHARED:
+        spans = _spans(world, host)
+        assert set(spans) == set(run_of.values()), (host, spans)
+        (first, (_, first_end)), (second, (second_start, _)) = sorted(spans.items(), key=lambda item: item[1][0])
+        assert first_end < second_start, f"runs {first} and {second} overlapped on {host}: {spans}"
+    waits = [e for _, e in log.events_with_ids(kinds=["hosts_waited"]) if isinstance(e, HostsWaited)]
+    assert waits, "neither run waited for the other: they did not contend, so this proved nothing"
+    waiter = waits[0].run_id
+    (holder,) = set(run_of.values()) - {waiter}
+    # "another run": both tried at the same instant, and PostgreSQL's unique key turned the second away.
+    assert set(waits[0].holders.values()) <= {holder, "another run"}, waits[0].holders
+    # The hand-over: the holder logs the end of its batch before it releases the hosts, the waiter the start of
+    # its batch after it took them. An event's id is drawn from PostgreSQL's sequence as it is written, so the
+    # ids show that order without comparing two machines' clocks.
+    ((handed_over, started),) = [(i, e) for i, e in log.events_with_ids(waiter) if isinstance(e, BatchStarted)]
+    (released,) = [i for i, e in log.events_with_ids(holder) if isinstance(e, BatchFinished)]
+    assert released < handed_over, "the waiting run started its batch before the holder's batch had finished"
+    assert HostLocks(log, "reader", 1).held() == {}  # both released everything
+    return waiter, holder, (started.at - waits[0].at).total_seconds()
+
+
+@pytest.fixture
+def shared_log(postgres_url: str) -> Iterator[ProjectLog]:
+    """Yield the project log all machines share: a database of its own on the cluster Prefect's database is on."""
+    with ProjectLog(postgres_url) as log:
+        yield log
+
+
+def test_two_projects_on_two_workers_share_one_log_and_its_host_locks(
+    lab: Lab,
+    prefect_on_postgres: PrefectServer,
+    shared_log: ProjectLog,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+) -> None:
+    server, log = prefect_on_postgres, shared_log
+    world = _engineers_machine(lab, server, log.url, tmp_path / "engineer")
+    project_files = {name: world.project(name, hosts=hosts, approval=True) for name, hosts in PROJECTS.items()}
+    register_s = _register_deployments(server)
+
+    with _workers(server, log.url, tmp_path) as workers:
+        pool = PoolRuns(server, workers)
+        try:
+            for name, project_file in project_files.items():  # both at once, through the pool
+                pool.start(name, project_file, requester="dana")
+
+            def both_at_the_gate() -> bool:
+                pool.fail_if_any_ended()
+                return all(log.events(project=name, kinds=["approval_requested"]) for name in PROJECTS)
+
+            pool.wait(both_at_the_gate, AT_THE_GATE_S, "both runs waiting for approval")
+            run_of = {name: log.run_ids(project=name)[0] for name in PROJECTS}
+            _approve_all(world, run_of)
+            pool.wait(
+                lambda: all(run["state_type"] in FINAL_STATES for run in pool.flow_runs().values()),
+                FINISH_S,
+                "both flow runs finished",
+            )
+            flow_runs = pool.flow_runs()
+            ended = {name: run["state_type"] for name, run in flow_runs.items()}
+            assert ended == dict.fromkeys(PROJECTS, "COMPLETED"), f"{ended}\n{pool.diagnosis()}"
+        finally:
+            for run_id in log.run_ids():  # Ansible that a failed run left (it runs in a session of its own)
+                end_processes_of(run_id)
+        worker_logs = {name: worker.log.read_text(errors="replace") for name, worker in workers.items()}
+
+    # Each flow run on a worker of its own: as Prefect recorded it (the worker labels the flow run it submits),
+    # as the workers logged it, and by where each run's files landed: a worker's own state dir holds its run's
+    # report, and only that one.
+    ran_on = {name: str(run["labels"].get("prefect.worker.name")) for name, run in flow_runs.items()}
+    assert sorted(ran_on.values()) == sorted(WORKERS), ran_on
+    for name, worker_name in ran_on.items():
+        assert f"Worker '{worker_name}' submitting flow run '{pool.flow_run_of[name]}'" in worker_logs[worker_name]
+        reports = sorted(p.name for p in (workers[worker_name].state_dir / "reports").glob("*.html"))
+        assert reports == [f"{run_of[name]}.html"], (worker_name, reports)
+
+    # One project log holds both runs, start to finish, each host verified once.
+    for name, hosts in PROJECTS.items():
+        events = log.events(run_of[name])
+        verified = [e.host for e in events if isinstance(e, HostVerified) and e.passed]
+        assert sorted(filter(None, verified)) == sorted(lab.inventory.select(hosts)), (name, verified)
+        assert [e.status for e in events if isinstance(e, RunFinished)] == ["completed"], name
+    waiter, holder, waited_s = _assert_locks_held_across_workers(world, log, run_of)
+
+    # What the engineer's machine shows of it, from the shared log: the wait, and the finished run.
+    shown = run_itpm(world.env, "log", waiter, timeout=120)
+    assert shown.returncode == 0 and "hosts_waited" in shown.stdout, shown.stdout + shown.stderr
+    status = run_itpm(world.env, "status", waiter, timeout=120)
+    assert status.returncode == 0 and "completed" in status.stdout, status.stdout + status.stderr
+
+    measured = []
+    for name in PROJECTS:
+        times = pool.state_times(name)
+        measured.append(
+            f"{name} on {ran_on[name]}: picked up {(times['PENDING'] - times['SCHEDULED']).total_seconds():.1f} s "
+            f"after creation, flow running {(times['RUNNING'] - times['PENDING']).total_seconds():.1f} s later, "
+            f"created to completed {(times['COMPLETED'] - times['SCHEDULED']).total_seconds():.0f} s"
+        )
+    observed = (
+        f"server on PostgreSQL healthy in {server.startup_s:.0f} s; prefect.yaml registered in {register_s:.0f} s; "
+        + "; ".join(measured)
+        + f"; {waiter} waited {waited_s:.0f} s for {holder}'s hosts, never overlapping on {', '.join(SHARED)}"
+    )
+    print(observed)  # the measurements docs/scale-out.md quotes
+    record_property("observed", observed)
