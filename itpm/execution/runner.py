@@ -38,7 +38,15 @@ from itpm.models.results import PlaybookResult
 from itpm.settings import Settings
 from itpm.vault import vault_environment
 
-__all__ = ["EventCallback", "ansible_environment", "end_processes_of", "new_run_id", "plan_playbook", "run_playbook"]
+__all__ = [
+    "EventCallback",
+    "ansible_environment",
+    "end_processes_of",
+    "kill_marked_processes",
+    "new_run_id",
+    "plan_playbook",
+    "run_playbook",
+]
 
 log = logging.getLogger(__name__)
 
@@ -222,15 +230,15 @@ def end_processes_of(owner: str) -> int:
     so that two Ansible runs of one project run never work on a host at once. Processes on other machines (a
     resumption elsewhere, with a shared PostgreSQL log) are out of reach: ``end_processes_of('r1') == 3``.
     """
-    return _kill_marked(f"{_OWNER_MARKER}={owner}".encode()) if owner else 0
+    return kill_marked_processes(f"{_OWNER_MARKER}={owner}".encode()) if owner else 0
 
 
 def _end_run_processes(run_id: str) -> None:
     """SIGKILL every process still carrying this run's marker in its environment."""
-    _kill_marked(f"{_RUN_MARKER}={run_id}".encode())
+    kill_marked_processes(f"{_RUN_MARKER}={run_id}".encode())
 
 
-def _kill_marked(marker: bytes) -> int:
+def kill_marked_processes(marker: bytes) -> int:
     """SIGKILL every process (but this one) whose environment holds ``marker`` (``NAME=value``); return how many."""
     killed = 0
     for proc in Path("/proc").iterdir():

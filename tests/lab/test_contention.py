@@ -47,20 +47,6 @@ def _set_work_seconds(world: World, seconds: float) -> None:
     )
 
 
-def _spans(world: World, host: str) -> dict[str, tuple[float, float]]:
-    """Return each run's work on ``host`` as the host's own clock stamped it: run id -> (start, end)."""
-    stamps: dict[str, dict[str, list[float]]] = {}
-    for run, what, at in world.stamps(host):
-        stamps.setdefault(run, {}).setdefault(what, []).append(at)
-    spans = {}
-    for run, by_kind in stamps.items():
-        assert len(by_kind.get("start", [])) == 1 and len(by_kind.get("end", [])) == 1, (
-            f"run {run} did not work on {host} exactly once: {by_kind}"
-        )
-        spans[run] = (by_kind["start"][0], by_kind["end"][0])
-    return spans
-
-
 @pytest.mark.reliability("concurrent runs over overlapping hosts")  # 2 runs: tests/lab/test_projects.py
 def test_five_concurrent_runs_over_overlapping_hosts_never_share_a_host(
     world: World, record_property: Callable[[str, object], None]
@@ -91,7 +77,7 @@ def test_five_concurrent_runs_over_overlapping_hosts_never_share_a_host(
         assert sorted(verified) == sorted(expected), f"{name} did not verify each of its hosts once: {verified}"
     successions = 0  # one run's work on a host followed by another's
     for host in world.lab.inventory.select("all"):
-        spans = _spans(world, host)
+        spans = world.spans(host)
         assert set(spans) == {run_of[n] for n, hosts in projects.items() if host in world.lab.inventory.select(hosts)}
         ordered = sorted(spans.items(), key=lambda item: item[1][0])
         for (first, (_, first_end)), (second, (second_start, _)) in itertools.pairwise(ordered):

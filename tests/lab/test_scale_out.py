@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from itpm.execution.runner import end_processes_of
+from itpm.execution.runner import end_processes_of, kill_marked_processes
 from itpm.log.events import BatchFinished, BatchStarted, HostsWaited, HostVerified, RunFinished
 from itpm.log.locks import HostLocks
 from itpm.log.store import ProjectLog
@@ -85,18 +85,7 @@ def _stop_groups(processes: list[subprocess.Popen[bytes]], terms: int = 1) -> No
 
 def _end_marked(token: str) -> int:
     """SIGKILL every process (but this one) whose environment carries ``MARKER=token``; return how many."""
-    marker = f"{MARKER}={token}".encode()
-    killed = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            if marker in (proc / "environ").read_bytes().split(b"\0"):
-                os.kill(int(proc.name), signal.SIGKILL)
-                killed += 1
-        except (OSError, ValueError):
-            continue
-    return killed
+    return kill_marked_processes(f"{MARKER}={token}".encode())
 
 
 @dataclass(frozen=True)
@@ -302,27 +291,13 @@ def _approve_all(world: World, run_of: dict[str, str]) -> None:
         assert approving.returncode == 0, f"itpm approve of {project}: {stdout}{stderr}"
 
 
-def _spans(world: World, host: str) -> dict[str, tuple[float, float]]:
-    """Return each run's work on ``host`` as the host's own clock stamped it: run id -> (start, end)."""
-    stamps: dict[str, dict[str, list[float]]] = {}
-    for run, what, at in world.stamps(host):
-        stamps.setdefault(run, {}).setdefault(what, []).append(at)
-    spans = {}
-    for run, by_kind in stamps.items():
-        assert len(by_kind.get("start", [])) == 1 and len(by_kind.get("end", [])) == 1, (
-            f"run {run} did not work on {host} exactly once: {by_kind}"
-        )
-        spans[run] = (by_kind["start"][0], by_kind["end"][0])
-    return spans
-
-
 def _assert_locks_held_across_workers(world: World, log: ProjectLog, run_of: dict[str, str]) -> tuple[str, str, float]:
     """Assert that the runs took turns on their shared hosts; return who waited, for whom, and for how long.
 
     ``('site-b-20261122T064453-aa431e', 'site-a-20261122T064443-346e1c', 24.3)`` (seconds, the waiter's clock)
     """
     for host in SHARED:
-        spans = _spans(world, host)
+        spans = world.spans(host)
         assert set(spans) == set(run_of.values()), (host, spans)
         (first, (_, first_end)), (second, (second_start, _)) = sorted(spans.items(), key=lambda item: item[1][0])
         assert first_end < second_start, f"runs {first} and {second} overlapped on {host}: {spans}"

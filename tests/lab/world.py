@@ -155,6 +155,22 @@ class World:
             (run, what, float(at)) for run, what, at in (line.split() for line in found.content_string.splitlines())
         ]
 
+    def spans(self, host: str) -> dict[str, tuple[float, float]]:
+        """Return each run's work on ``host`` as the host's own clock stamped it: run id -> (start, end).
+
+        Fails unless every run stamped exactly one start and one end there (worked on the host exactly once).
+        """
+        stamps: dict[str, dict[str, list[float]]] = {}
+        for run, what, at in self.stamps(host):
+            stamps.setdefault(run, {}).setdefault(what, []).append(at)
+        spans = {}
+        for run, by_kind in stamps.items():
+            assert len(by_kind.get("start", [])) == 1 and len(by_kind.get("end", [])) == 1, (
+                f"run {run} did not work on {host} exactly once: {by_kind}"
+            )
+            spans[run] = (by_kind["start"][0], by_kind["end"][0])
+        return spans
+
 
 def finished_status(world: World, run_id: str) -> str:
     (finished,) = [e for e in world.log.events(run_id, kinds=["run_finished"]) if isinstance(e, RunFinished)]
