@@ -1,21 +1,30 @@
-"""A benchmark's own surroundings: its state dir and an inventory dir with the lab environment's group_vars.
+"""A benchmark's own surroundings: its state dir, an inventory dir with the lab's group_vars, a Prefect server.
 
-SIGTERM becomes SystemExit, so that a benchmark's cleanup (Ansible runs, its lab) runs when it is stopped.
+SIGTERM becomes SystemExit, so that a benchmark's cleanup (Ansible runs, its lab) runs when it is stopped, but
+only until its first playbook run: ansible-runner then replaces the SIGTERM and SIGINT handlers of the main
+thread for good with its own, which only cancel the playbook running at the time. After that, stop a benchmark
+with SIGKILL, then bring its lab down and stop its Prefect server (docs/performance.md, Reproduce).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import shutil
 import signal
+import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from itpm.lab.fleet import MAX_HOSTS
+from itpm.prefect_server import client_environment, ensure_server, stop_server
 from itpm.settings import Settings
 
-__all__ = ["REPO", "fleet_sizes", "prepare"]
+__all__ = ["REPO", "fleet_sizes", "free_port", "prefect_server", "prepare"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,3 +50,31 @@ def fleet_sizes(parser: argparse.ArgumentParser, text: str) -> list[int]:
     if not sizes or not all(1 <= h <= MAX_HOSTS for h in sizes):
         parser.error(f"--hosts: each fleet has 1 to {MAX_HOSTS} hosts")
     return sizes
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now (for the benchmark's own Prefect server)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def prefect_server(settings: Settings) -> Iterator[str]:
+    """Start a Prefect server of the benchmark's own and point this process at it; yield its API URL.
+
+    Flows then run in this process against it, as ``itpm run`` does; the server is stopped on exit. Its start
+    (10-30 s) is never timed: a user's server is already running.
+    """
+    # Prefect's log worker prints "--- Error logging to API ---" for what it could not send once the server is
+    # stopped; the CLI switches such reports off too (itpm/cli.py), and the runs have ended by then.
+    logging.raiseExceptions = False
+    try:
+        url = ensure_server(settings)
+        os.environ.update(client_environment(settings))
+        # A flow started from here reads its settings from the environment (flows call load_settings()).
+        os.environ["ITPM_STATE_DIR"] = str(settings.state_dir)
+        os.environ["ITPM_PREFECT_PORT"] = str(settings.prefect_port)
+        yield url
+    finally:
+        stop_server(settings)
