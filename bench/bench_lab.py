@@ -20,13 +20,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from itpm.lab.fleet import MAX_HOSTS
 from itpm.prefect_server import client_environment, ensure_server, stop_server
 from itpm.settings import Settings
 
-__all__ = ["REPO", "fleet_sizes", "free_port", "prefect_server", "prepare"]
+__all__ = [
+    "REPO",
+    "fleet_sizes",
+    "free_port",
+    "hand_checks_command",
+    "prefect_server",
+    "prepare",
+    "save_project",
+    "shipped_project",
+]
 
 REPO = Path(__file__).resolve().parents[1]
+# A project file's keys whose values are repository paths (besides `checks`, a list of them).
+_PATH_KEYS = {"playbook", "rollback", "standard"}
 
 
 def prepare(state_dir: Path, inventory: Path, **settings: Any) -> Settings:  # noqa: ANN401 - Settings fields
@@ -39,6 +52,66 @@ def prepare(state_dir: Path, inventory: Path, **settings: Any) -> Settings:  # n
     shutil.rmtree(inventory.parent / "group_vars", ignore_errors=True)
     shutil.copytree(REPO / "inventory" / "lab" / "group_vars", inventory.parent / "group_vars")
     return Settings(state_dir=state_dir, **settings)
+
+
+def shipped_project(shipped: str, inventory: Path) -> dict[str, Any]:
+    """Return a shipped project file (``'projects/x.yaml'``) as a document for the bench's ``inventory``.
+
+    Repository paths become absolute and approval gates are dropped: a person's wait is no machine's time.
+    """
+    document: dict[str, Any] = _absolute(yaml.safe_load((REPO / shipped).read_text()))
+    document["scope"]["inventory"] = str(inventory)
+    for step in document["steps"]:
+        step.get("strategy", {}).pop("approval", None)
+    return document
+
+
+def save_project(document: dict[str, Any], state_dir: Path, file_name: str) -> Path:
+    """Write ``document`` as ``state_dir/file_name``; return its path.
+
+    A playbooks/ dir marks the project's root: relative paths left in it (the stakeholders' notice files) land
+    in the bench's state dir, not in the checkout.
+    """
+    (state_dir / "playbooks").mkdir(parents=True, exist_ok=True)
+    path = state_dir / file_name
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def hand_checks_command(checks: Path, inventory: Path, junit: Path) -> list[str]:
+    """Return the hand-run pytest command line: testinfra's own ansible backend, as one types it in the checkout.
+
+    checks/pytest.ini still loads itpm's plugin, as it does by hand: the checks take their expected values from
+    its ``host_vars`` fixture (``host.ansible.get_variables()``, which testinfra's ansible backend serves too).
+    The connection is testinfra's own; the plugin adds no report unless asked. The junit XML tells the outcomes.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "--hosts=ansible://all",
+        f"--ansible-inventory={inventory}",
+        f"--junitxml={junit}",
+        str(checks),
+    ]
+
+
+def _absolute(node: Any) -> Any:  # noqa: ANN401 - a YAML document's nodes
+    """Return ``node`` with the repository paths in it (playbooks, checks, standard) made absolute."""
+    if isinstance(node, list):
+        return [_absolute(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copy: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _PATH_KEYS and isinstance(value, str):
+            copy[key] = str(REPO / value)
+        elif key == "checks" and isinstance(value, list):
+            copy[key] = [str(REPO / path) for path in value]
+        else:
+            copy[key] = _absolute(value)
+    return copy
 
 
 def fleet_sizes(parser: argparse.ArgumentParser, text: str) -> list[int]:

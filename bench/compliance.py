@@ -56,10 +56,17 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
-from bench_lab import fleet_sizes, free_port, prefect_server, prepare
+from bench_lab import (
+    fleet_sizes,
+    free_port,
+    hand_checks_command,
+    prefect_server,
+    prepare,
+    save_project,
+    shipped_project,
+)
 from call_timing import CallTimer
 from timed_command import run_timed
 
@@ -76,7 +83,7 @@ from itpm.settings import Settings
 from itpm.standard_file import load_standard
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED_PROJECT = REPO / "projects" / "compliance-audit.yaml"
+SHIPPED_PROJECT = "projects/compliance-audit.yaml"
 PLAYBOOK = REPO / "playbooks" / "compliance.yml"
 CHECKS = REPO / "checks" / "compliance"
 LAB = "benchc"  # its own lab: tests, demos and the other benchmarks use other names
@@ -87,7 +94,6 @@ EMPTY_CONFIG = STATE_DIR / "empty-ansible.cfg"  # ANSIBLE_CONFIG of the hand-run
 LOGS = STATE_DIR / "logs"
 VARIANTS = ("itpm", "naive")
 PHASES = ("audit", "plan", "apply", "re-audit", "rest")
-_PATH_KEYS = {"playbook", "rollback", "standard"}
 _PYTEST_EXIT_TESTS_FAILED = 1
 _DEFAULT_FORKS = 5  # Ansible's default
 
@@ -102,35 +108,9 @@ class VariantRun:
     estimated_from: int = 0  # a hand-run not made but scaled from the one on this many hosts (0: measured)
 
 
-def _absolute(node: Any) -> Any:  # noqa: ANN401 - a YAML document's nodes
-    """Return ``node`` with the repository paths in it (playbooks, checks, standard) made absolute."""
-    if isinstance(node, list):
-        return [_absolute(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    copy: dict[str, Any] = {}
-    for key, value in node.items():
-        if key in _PATH_KEYS and isinstance(value, str):
-            copy[key] = str(REPO / value)
-        elif key == "checks" and isinstance(value, list):
-            copy[key] = [str(REPO / path) for path in value]
-        else:
-            copy[key] = _absolute(value)
-    return copy
-
-
 def write_project() -> Path:
     """Write the shipped compliance project pointed at the bench's inventory, without its approval gate."""
-    document = _absolute(yaml.safe_load(SHIPPED_PROJECT.read_text()))
-    document["scope"]["inventory"] = str(INVENTORY)
-    for step in document["steps"]:
-        step.get("strategy", {}).pop("approval", None)
-    # A playbooks/ dir marks the project's root: relative paths left in it (the stakeholders' notice files)
-    # land in the bench's state dir, not in the checkout.
-    (STATE_DIR / "playbooks").mkdir(parents=True, exist_ok=True)
-    path = STATE_DIR / "bench-compliance.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
+    return save_project(shipped_project(SHIPPED_PROJECT, INVENTORY), STATE_DIR, "bench-compliance.yaml")
 
 
 def write_controls(project_file: Path) -> set[str]:
@@ -230,16 +210,7 @@ def _audit_by_hand(name: str, count: int, expected: int, waived: set[str], after
     """Run the checks as typed by hand; return wall seconds and why the run does not count (None: it does)."""
     junit, log = LOGS / f"{count}-{name}.xml", LOGS / f"{count}-{name}.log"
     junit.unlink(missing_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "--hosts=ansible://all",
-        f"--ansible-inventory={INVENTORY}",
-        f"--junitxml={junit}",
-        str(CHECKS),
-    ]
+    command = hand_checks_command(CHECKS, INVENTORY, junit)
     # By hand, every command a check runs is an ssh command: about 0.3 s each; the timeout only ends a hung run.
     run = run_timed(command, cwd=REPO, env=_hand_env(False), log=log, timeout_s=300.0 + 120.0 * count)
     if run.rc not in (0, _PYTEST_EXIT_TESTS_FAILED) or not junit.exists():

@@ -37,10 +37,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-from bench_lab import fleet_sizes, free_port, prefect_server, prepare
+from bench_lab import fleet_sizes, free_port, prefect_server, prepare, save_project, shipped_project
 from call_timing import CallTimer
 from flow_accounting import OVERHEAD, WORK, FlowAccount, instrument
 from process_tree import TreeMemory, children_max_rss_mib, tree_cpu_s
@@ -53,7 +51,7 @@ from itpm.reports.run_status import run_status
 from itpm.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED_PROJECT = REPO / "projects" / "baseline-rollout.yaml"
+SHIPPED_PROJECT = "projects/baseline-rollout.yaml"
 LAB = "benchs"  # its own lab: tests, demos and the other benchmarks use other names
 STATE_DIR = Path("/tmp/itpm-benchs-state").resolve()  # noqa: S108 - a scratch dir of this benchmark, root only
 INVENTORY = STATE_DIR / "inventory" / "hosts.yml"
@@ -78,21 +76,12 @@ class FleetRun:
 
 def write_project(count: int, batch_size: int) -> Path:
     """Write the baseline rollout for the bench's inventory: no approval gate, batches of ``batch_size``."""
-    document: dict[str, Any] = yaml.safe_load(SHIPPED_PROJECT.read_text())
+    document = shipped_project(SHIPPED_PROJECT, INVENTORY)
     document["name"] = f"bench-scale-{count}"
-    document["scope"]["inventory"] = str(INVENTORY)
     for step in document["steps"]:
-        for key in ("playbook", "rollback"):
-            step[key] = str(REPO / step[key])
-        step["checks"] = [str(REPO / path) for path in step["checks"]]
-        step["strategy"].pop("approval", None)
         step["strategy"]["batch_size"] = batch_size
     document["budget"]["total"] = 100 * count  # per_host costs 15: keep the run within budget at any size
-    # A playbooks/ dir marks the project's root: the stakeholders' notice files land in the state dir.
-    (STATE_DIR / "playbooks").mkdir(parents=True, exist_ok=True)
-    path = STATE_DIR / f"bench-scale-{count}.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
+    return save_project(document, STATE_DIR, f"bench-scale-{count}.yaml")
 
 
 def _server_root(settings: Settings) -> Iterable[int]:

@@ -48,7 +48,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_lab import fleet_sizes, prepare
+from bench_lab import fleet_sizes, hand_checks_command, prepare
 from timed_command import own_and_children_cpu_s, run_timed
 
 from itpm.errors import ItpmError
@@ -185,23 +185,8 @@ def measure_itpm(variant: Variant, inventory: Inventory, settings: Settings, exp
 
 
 def hand_command(workers: int, junit: Path) -> list[str]:
-    """Return the hand-run pytest command line: testinfra's own ansible backend, as one types it in the checkout.
-
-    checks/pytest.ini still loads itpm's plugin, as it does by hand: the checks take their expected values from
-    its ``host_vars`` fixture (``host.ansible.get_variables()``, which testinfra's ansible backend serves too).
-    The connection is testinfra's own; the plugin adds no report unless asked.
-    """
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "--hosts=ansible://all",
-        f"--ansible-inventory={INVENTORY}",
-        f"--junitxml={junit}",
-        str(CHECKS),
-    ]
-    return command + (["-n", str(workers)] if workers else [])
+    """Return the hand-run pytest command line over the baseline checks, with ``workers`` xdist workers (0: none)."""
+    return hand_checks_command(CHECKS, INVENTORY, junit) + (["-n", str(workers)] if workers else [])
 
 
 def measure_hand(variant: Variant, hosts: Sequence[str], expected: int, timeout_s: float) -> Measurement:
