@@ -38,9 +38,9 @@ from itpm.lab.fleet import lab_up
 from itpm.log.store import ProjectLog
 from itpm.models.project import Project
 from itpm.prefect_server import ensure_worker
+from itpm.reports.project_view import ProjectView
 from itpm.reports.report_files import report_name
 from itpm.reports.run_status import run_status
-from itpm.run_record import view_of
 from itpm.settings import Settings
 
 __all__ = [
@@ -133,14 +133,13 @@ def start_run(project: Project, project_file: Path, deployment: str, requester: 
 
 
 def wait_until(
-    settings: Settings, run: DemoRun, *, approval_requested: bool = False, timeout: float = 3600, worker_log: Path
+    log: ProjectLog, run: DemoRun, *, approval_requested: bool = False, timeout: float = 3600, worker_log: Path
 ) -> str:
     """Wait for the run to ask for approval (or, by default, to finish); return its finish status or ``'waiting'``.
 
     Raises ExecutionError when its flow run ends without the run finishing in the log (the flow process failed
     before the project's own error handling: a worker that cannot start it, a crash), or at ``timeout``.
     """
-    log = ProjectLog.for_settings(settings)
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
@@ -148,9 +147,9 @@ def wait_until(
             if approval_requested and status.waiting_for_approval:
                 return "waiting"
             state = client.read_flow_run(run.flow_run_id).state
-            if status.finished and state is not None and state.type in _FINAL:
-                return status.finished
-            if state is not None and state.type in _FINAL and not status.finished:
+            if state is not None and state.type in _FINAL:
+                if status.finished:
+                    return status.finished
                 raise ExecutionError(
                     f"flow run {run.flow_run_id} of run {run.run_id} ended {state.name}: {state.message or ''}",
                     fix=f"its page {run.page} and the worker's log {worker_log} say why",
@@ -173,7 +172,6 @@ def approve(run: DemoRun, approver: str, say: Say) -> None:
         raise ExecutionError(f"itpm approve exited {done.returncode}: {done.stderr.strip()}", fix="see above")
 
 
-def report_path(settings: Settings, run: DemoRun) -> Path:
+def report_path(settings: Settings, view: ProjectView) -> Path:
     """Return the HTML report the flow wrote at the end of the run: ``.itpm/reports/network-config-....html``."""
-    view = view_of(ProjectLog.for_settings(settings), run.run_id)
     return settings.reports_dir / f"{report_name(view)}.html"

@@ -604,11 +604,12 @@ def demo_command(  # typer reads options from keyword-only parameters as well
     ui = url.removesuffix("/api")
     run = demo.start_run(project, project_file.resolve(), deployment, requester, ui)
     say(f"run {run.run_id} of deployment {deployment} for {requester}: {run.page}")
-    with _following(ProjectLog.for_settings(settings), run.run_id):
-        demo.wait_until(settings, run, approval_requested=True, worker_log=worker_log)
+    log = ProjectLog.for_settings(settings)
+    with _following(log, run.run_id):
+        demo.wait_until(log, run, approval_requested=True, worker_log=worker_log)
         demo.approve(run, approver, say)
-        outcome = demo.wait_until(settings, run, worker_log=worker_log)
-    view = view_of(ProjectLog.for_settings(settings), run.run_id)
+        outcome = demo.wait_until(log, run, worker_log=worker_log)
+    view = view_of(log, run.run_id)
     out.print(render.project_screen(view))
     out.print(
         "\n".join(
@@ -617,7 +618,7 @@ def demo_command(  # typer reads options from keyword-only parameters as well
                 f"  Prefect UI       {ui}  (this run: {run.page})",
                 f"  where it stands  .venv/bin/itpm status {run.run_id}",
                 f"  its log          .venv/bin/itpm log {run.run_id}",
-                f"  the report       {demo.report_path(settings, run)}",
+                f"  the report       {demo.report_path(settings, view)}",
                 "  tear down        make stop",
             ]
         ),
