@@ -43,6 +43,7 @@ __all__ = [
     "SCREENSHOTS",
     "RunArtifact",
     "UiPage",
+    "api",
     "artifact_text",
     "assert_not_blank",
     "find_artifact",
@@ -106,7 +107,7 @@ def run_artifacts(api_url: str, flow_run_id: str) -> list[RunArtifact]:
     found: list[RunArtifact] = []
     limit = 200  # the most the API answers at a time
     while True:
-        page = _post(
+        page: list[dict[str, Any]] = api(
             api_url,
             "/artifacts/filter",
             {
@@ -128,7 +129,7 @@ def run_artifacts(api_url: str, flow_run_id: str) -> list[RunArtifact]:
 def flow_run_id(api_url: str, run_id: str) -> str:
     """Return the id of the newest flow run of itpm run ``run_id`` (its flow runs carry the tag ``itpm-run:<id>``)."""
     body = {"flow_runs": {"tags": {"all_": [f"itpm-run:{run_id}"]}}, "sort": "START_TIME_DESC", "limit": 1}
-    found = _post(api_url, "/flow_runs/filter", body)
+    found: list[dict[str, Any]] = api(api_url, "/flow_runs/filter", body)
     if not found:
         raise AssertionError(f"no flow run in {api_url} is tagged itpm-run:{run_id}")
     return str(found[0]["id"])
@@ -160,25 +161,16 @@ def _newest(api_url: str, flow_run_id: str, key: str) -> RunArtifact:
     return versions[-1]
 
 
-def _post(api_url: str, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+def api(api_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the Prefect REST API at ``api_url`` (POST ``body`` as JSON, else GET); return the decoded answer."""
     request = urllib.request.Request(  # noqa: S310 - the test's own local server
         api_url.rstrip("/") + path,
-        data=json.dumps(body).encode(),
+        data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
-        method="POST",
+        method="GET" if body is None else "POST",
     )
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the test's own local server
-        found: list[dict[str, Any]] = json.load(answer)
-        return found
-
-
-def _flow_run(api_url: str, flow_run_id: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{api_url.rstrip('/')}/flow_runs/{flow_run_id}", timeout=30) as answer:  # noqa: S310
-        flow_run: dict[str, Any] = json.load(answer)
-        return flow_run
-
-
-# -- pages ---------------------------------------------------------------------------------------------------------
+        return json.load(answer)
 
 
 def open_flow_run(api_url: str, flow_run_id: str, *, name: str = "flow-run", timeout: float = PAGE_TIMEOUT_S) -> UiPage:
@@ -186,7 +178,7 @@ def open_flow_run(api_url: str, flow_run_id: str, *, name: str = "flow-run", tim
 
     ``content`` is the page's text: the run's header (name, state, start, duration, task runs), tabs and logs.
     """
-    flow_run = _flow_run(api_url, flow_run_id)
+    flow_run: dict[str, Any] = api(api_url, f"/flow_runs/{flow_run_id}")
     url = f"{ui_address(api_url)}/v2/runs/flow-run/{flow_run_id}"
 
     def shows_the_run(dom: _Dom) -> bool:

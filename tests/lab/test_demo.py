@@ -10,14 +10,11 @@ renders of them read as plain words and numbers.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -43,7 +40,6 @@ class Demo:
     stderr: str
     state: Path
     api_url: str
-    env: dict[str, str]
 
     @property
     def log(self) -> ProjectLog:
@@ -84,7 +80,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             name,
             timeout=1500,
         )
-        yield Demo(done.returncode, done.stdout, done.stderr, state, f"http://127.0.0.1:{port}/api", env)
+        yield Demo(done.returncode, done.stdout, done.stderr, state, f"http://127.0.0.1:{port}/api")
     finally:
         worker_pid = state / "prefect" / "worker.pid"
         pid = int(worker_pid.read_text()) if worker_pid.exists() else 0
@@ -113,8 +109,8 @@ def test_the_demo_finishes_a_verified_rollout_through_its_deployment_with_a_gran
     report = Path(found[1])
     assert report.is_file() and demo.run_id in report.read_text()
     # The run came from the network-config deployment, as a Run button in the UI would start it.
-    flow_run = _api(demo.api_url, f"/flow_runs/{_flow_run_id(demo)}")
-    deployment = _api(demo.api_url, f"/deployments/{flow_run['deployment_id']}")
+    flow_run = ui.api(demo.api_url, f"/flow_runs/{_flow_run_id(demo)}")
+    deployment = ui.api(demo.api_url, f"/deployments/{flow_run['deployment_id']}")
     assert (deployment["name"], flow_run["state_type"]) == ("network-config", "COMPLETED")
     assert flow_run["parameters"]["requester"] == "dana"
 
@@ -150,9 +146,3 @@ def _flow_run_id(demo: Demo) -> str:
     found = re.search(r"/runs/flow-run/([0-9a-f-]{36})", demo.stdout)
     assert found, demo.stdout
     return found[1]
-
-
-def _api(api_url: str, path: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{api_url}{path}", timeout=30) as answer:  # noqa: S310 - the test's own server
-        found: dict[str, Any] = json.load(answer)
-        return found

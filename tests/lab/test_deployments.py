@@ -8,11 +8,9 @@ and read back what the server holds.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from prefect import Flow
 from flows.kinds import flow_for
 from itpm.project_file import load_project
 from itpm.recovery import load_runbook
+from tests.prefect_ui import api
 
 from .conftest import REPO
 
@@ -81,14 +80,9 @@ def registered(prefect_api: dict[str, str]) -> dict[str, dict[str, Any]]:
     assert pool.returncode == 0, pool.stdout + pool.stderr
     deployed = prefect(env, "--no-prompt", "deploy", "--all")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    request = urllib.request.Request(  # noqa: S310 - the test's own loopback server
-        f"{prefect_api['PREFECT_API_URL']}/deployments/filter",
-        data=b"{}",
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the test's own loopback server
-        return {deployment["name"]: deployment for deployment in json.load(answer)}
+    return {
+        deployment["name"]: deployment for deployment in api(prefect_api["PREFECT_API_URL"], "/deployments/filter", {})
+    }
 
 
 def field_types(deployment: dict[str, Any]) -> dict[str, set[str]]:

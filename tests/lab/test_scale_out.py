@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +33,7 @@ from itpm.log.locks import HostLocks
 from itpm.log.store import ProjectLog
 from itpm.prefect_server import healthy
 from tests.postgres import PostgresCluster
+from tests.prefect_ui import api
 
 from .conftest import REPO, Lab, free_port, run_itpm
 from .world import World
@@ -138,18 +138,6 @@ def prefect_on_postgres(postgres: PostgresCluster, tmp_path_factory: pytest.Temp
         postgres.drop_database(database)
 
 
-def _api(server: PrefectServer, path: str, body: dict[str, Any] | None = None) -> Any:
-    """Call the Prefect REST API (POST with ``body``, else GET); return the decoded JSON answer."""
-    request = urllib.request.Request(  # noqa: S310 - the test's own loopback server
-        f"{server.api_url}{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="GET" if body is None else "POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the test's own loopback server
-        return json.load(answer)
-
-
 def _prefect(env: dict[str, str], *args: str) -> str:
     """Run the prefect CLI from the checkout as an operator would; return its output (fails the test on error)."""
     done = subprocess.run([PREFECT, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -228,12 +216,13 @@ class PoolRuns:
     def flow_runs(self) -> dict[str, dict[str, Any]]:
         """Return the server's record of each project's flow run (state, labels, times): project -> flow run."""
         ids = list(self.flow_run_of.values())
-        found = {run["id"]: run for run in _api(self.server, "/flow_runs/filter", {"flow_runs": {"id": {"any_": ids}}})}
+        runs = api(self.server.api_url, "/flow_runs/filter", {"flow_runs": {"id": {"any_": ids}}})
+        found = {run["id"]: run for run in runs}
         return {project: found[flow_run_id] for project, flow_run_id in self.flow_run_of.items()}
 
     def state_times(self, project: str) -> dict[str, datetime]:
         """Return when the project's flow run first entered each state type: ``{'SCHEDULED': ..., ...}``."""
-        states = _api(self.server, f"/flow_run_states/?flow_run_id={self.flow_run_of[project]}")
+        states = api(self.server.api_url, f"/flow_run_states/?flow_run_id={self.flow_run_of[project]}")
         times: dict[str, datetime] = {}
         for state in sorted(states, key=lambda s: str(s["timestamp"])):
             times.setdefault(state["type"], datetime.fromisoformat(state["timestamp"]))
