@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
+from itpm.models.statuses import Verdict
 from itpm.models.strategy import RolloutStrategy, count_of
 
 __all__ = ["Batch", "Verdict", "judge_batch", "plan_batches", "still_to_do"]
@@ -40,14 +40,6 @@ class Batch:
         return f"{self.step}/{self.name}"
 
 
-class Verdict(StrEnum):
-    """What a finished batch means for the rollout."""
-
-    PASSED = "passed"  # every host applied and verified
-    TOLERATED = "tolerated"  # some hosts failed, within max_fail_percent: carry on and record them
-    HALTED = "halted"  # past max_fail_percent (or any failure in the canary): roll back and stop
-
-
 def plan_batches(step: str, hosts: Sequence[str], strategy: RolloutStrategy) -> tuple[Batch, ...]:
     """Return the step's batches: the canary (if any) first, then batches of ``batch_size`` hosts."""
     batches: list[Batch] = []
@@ -57,9 +49,10 @@ def plan_batches(step: str, hosts: Sequence[str], strategy: RolloutStrategy) -> 
         batches.append(Batch(step, 0, "canary", tuple(remaining[:size]), canary=True))
         remaining = remaining[size:]
     size = count_of(strategy.batch_size, len(hosts)) if hosts else 1
+    first = len(batches)  # batches are numbered from 1 after the canary, from 1 without one
     while remaining:
         index = len(batches)
-        batches.append(Batch(step, index, f"batch {index}" if batches else "batch 1", tuple(remaining[:size])))
+        batches.append(Batch(step, index, f"batch {index - first + 1}", tuple(remaining[:size])))
         remaining = remaining[size:]
     return tuple(batches)
 

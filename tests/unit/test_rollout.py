@@ -32,6 +32,14 @@ def test_no_canary_one_batch() -> None:
     assert [(b.name, b.hosts, b.canary) for b in batches] == [("batch 1", ("h1", "h2", "h3"), False)]
 
 
+def test_without_a_canary_every_batch_has_a_label_of_its_own() -> None:
+    # Issue 14, defect 1: two batches were both labelled "s/batch 1"; the label keys the log, risks and reports.
+    batches = plan_batches("s", ["h1", "h2", "h3", "h4"], RolloutStrategy(canary=None, batch_size=2))
+    assert [(b.label, b.hosts) for b in batches] == [("s/batch 1", ("h1", "h2")), ("s/batch 2", ("h3", "h4"))]
+    labels = [b.label for b in plan_batches("s", HOSTS, RolloutStrategy(canary=None, batch_size=1))]
+    assert len(set(labels)) == len(labels) == 10
+
+
 def test_the_plan_is_the_same_every_time() -> None:
     strategy = RolloutStrategy(canary="10%", batch_size=4)
     assert plan_batches("s", HOSTS, strategy) == plan_batches("s", list(HOSTS), strategy)
