@@ -172,17 +172,14 @@ def _itpm_findings(run_id: str, count: int, waived: set[str]) -> str | None:
     if not after:
         return "no re-audit in the project log"
     audited = after[-1]
-    problems = {
-        host: [f for f in findings if f.split(":")[0] not in waived]  # a finding is "check_name: message"
-        for host, findings in audited.failed.items()
-    }
+    problems = {host: [f for f in findings if f.check not in waived] for host, findings in audited.failed.items()}
     problems = {host: findings for host, findings in problems.items() if findings}
     hosts = len(audited.passed) + len(audited.failed)
     if hosts != count:
         return f"the re-audit covered {hosts} of {count} hosts"
     if problems:
         host, findings = next(iter(sorted(problems.items())))
-        return f"{len(problems)} hosts not compliant after the run, e.g. {host}: {findings[0][:200]}"
+        return f"{len(problems)} hosts not compliant after the run, e.g. {host}: {findings[0].summary[:200]}"
     return None
 
 

@@ -43,6 +43,7 @@ class AnsibleEvent(BaseModel):
     changed: bool = False
     ignored: bool = False  # a failure with ignore_errors: true
     message: str = ""  # why a task failed or a host was unreachable
+    timed_out: bool = False  # the task hit its time bound, or the host did not answer within the connect timeout
     diff: str = ""  # unified diff of what changed (or would change, in check mode)
     start: datetime | None = None
     end: datetime | None = None
@@ -69,6 +70,7 @@ def parse_event(raw: Mapping[str, Any]) -> AnsibleEvent:
         changed=(bool(result.get("changed", False)) or hidden_change) and kind == "runner_on_ok",
         ignored=bool(data.get("ignore_errors")) and kind == "runner_on_failed",
         message=_plain_failure(kind, result) if failed else "",
+        timed_out=failed and _timed_out(kind, result),
         diff=_render_diff(data.get("diff") if kind == "runner_on_file_diff" else result.get("diff")),
         start=_timestamp(data.get("start")),
         end=_timestamp(data.get("end")),
@@ -103,10 +105,10 @@ def _summarize_one(
     changes = []
     for event in events:
         if event.kind == "runner_on_unreachable":
-            failure = failure or TaskFailure(task=event.task or "", message=event.message)
+            failure = failure or TaskFailure(task=event.task or "", message=event.message, timed_out=event.timed_out)
             status = HostStatus.UNREACHABLE
         elif event.kind == "runner_on_failed" and not event.ignored:
-            failure = failure or TaskFailure(task=event.task or "", message=event.message)
+            failure = failure or TaskFailure(task=event.task or "", message=event.message, timed_out=event.timed_out)
             if status is not HostStatus.UNREACHABLE:
                 status = HostStatus.FAILED
         elif event.kind == "runner_on_skipped":
@@ -170,6 +172,13 @@ def _plain_failure(kind: str, result: Mapping[str, Any]) -> str:
     if kind == "runner_on_unreachable" and message.startswith(_CONNECT_TIMEOUT_SIGN):
         return f"could not connect in time (link down, slow or lossy?): {message}"
     return message
+
+
+def _timed_out(kind: str, result: Mapping[str, Any]) -> bool:
+    """Return whether a failed result means a time bound ran out (the task's, or the connection's)."""
+    if isinstance(result.get("timedout"), Mapping):
+        return True
+    return kind == "runner_on_unreachable" and _failure_message(result).startswith(_CONNECT_TIMEOUT_SIGN)
 
 
 def _failure_message(result: Mapping[str, Any]) -> str:

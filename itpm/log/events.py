@@ -10,7 +10,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+from itpm.models.failures import FailureKind, HostFailure, legacy_check_failure
+from itpm.models.results import HostStatus
+from itpm.models.statuses import Decision, RunEnd, Verdict
 
 __all__ = [
     "ApprovalDecided",
@@ -37,7 +41,6 @@ __all__ = [
     "RunStarted",
     "StepAudited",
     "StepPlanned",
-    "check_of",
     "event_adapter",
     "now",
 ]
@@ -46,11 +49,6 @@ __all__ = [
 def now() -> datetime:
     """Return the current time in UTC (the log stores UTC only)."""
     return datetime.now(UTC)
-
-
-def check_of(failure: str) -> str:
-    """Return the check a failure line ``check: message`` names (``StepAudited.failed``, ``HostVerified.failures``)."""
-    return failure.split(":", 1)[0]
 
 
 class _EventBase(BaseModel):
@@ -94,7 +92,18 @@ class StepAudited(_EventBase):
     stage: Literal["before", "after"]
     checks: list[str] = []  # the name of every check that ran (so that a report can count passes per check)
     passed: list[str]
-    failed: dict[str, list[str]]  # host -> "check: message" of each check that did not pass
+    failed: dict[str, list[HostFailure]]  # host -> each check that did not pass there
+
+    @field_validator("failed", mode="before")
+    @classmethod
+    def _typed_failures(cls, value: object) -> object:
+        # Logs written before failures were typed hold "check: message" lines.
+        if isinstance(value, dict):
+            return {
+                host: [legacy_check_failure(host, f) if isinstance(f, str) else f for f in lines]
+                for host, lines in value.items()
+            }
+        return value
 
 
 class StepPlanned(_EventBase):
@@ -118,7 +127,7 @@ class ApprovalDecided(_EventBase):
 
     kind: Literal["approval_decided"] = "approval_decided"
     approver: str
-    decision: Literal["approved", "rejected", "refused"]
+    decision: Decision
     comment: str = ""
     reason: str = ""  # why a decision was refused (the requester approving their own run, a missing role)
     waited_s: float = 0.0
@@ -142,7 +151,8 @@ class HostApplied(_EventBase):
     """A host's outcome of applying a step's playbook."""
 
     kind: Literal["host_applied"] = "host_applied"
-    status: str  # ok, changed, failed, unreachable, skipped
+    status: HostStatus
+    failure_kind: FailureKind | None = None  # what went wrong when status is failed or unreachable
     changed_tasks: int = 0
     failed_task: str = ""
     message: str = ""
@@ -154,14 +164,24 @@ class HostVerified(_EventBase):
 
     kind: Literal["host_verified"] = "host_verified"
     passed: bool
-    failures: list[str] = []  # "check: message"
+    failures: list[HostFailure] = []  # each check that did not pass (or why the host was not verified)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_failures(cls, data: object) -> object:
+        # Logs written before failures were typed hold "check: message" lines.
+        if isinstance(data, dict) and any(isinstance(f, str) for f in data.get("failures", [])):
+            host = str(data.get("host") or "")
+            failures = [legacy_check_failure(host, f) if isinstance(f, str) else f for f in data["failures"]]
+            return {**data, "failures": failures}
+        return data
 
 
 class BatchFinished(_EventBase):
     """A batch is done: its verdict and which hosts failed."""
 
     kind: Literal["batch_finished"] = "batch_finished"
-    verdict: Literal["passed", "tolerated", "halted"]
+    verdict: Verdict
     ok: list[str]
     failed: list[str]
 
@@ -187,7 +207,7 @@ class RunFinished(_EventBase):
     """The run ended."""
 
     kind: Literal["run_finished"] = "run_finished"
-    status: Literal["completed", "halted", "rejected", "dry_run", "failed"]
+    status: RunEnd
 
 
 class CostBooked(_EventBase):

@@ -56,6 +56,7 @@ from sqlalchemy.pool import NullPool
 from itpm.errors import ItpmError
 from itpm.log import migrations
 from itpm.log.events import Event, RunFinished, RunStarted, event_adapter
+from itpm.models.statuses import RunEnd
 from itpm.settings import Settings
 
 __all__ = [
@@ -117,7 +118,8 @@ runs_table = Table(
     Index("ix_runs_project_started_at", "project", "started_at"),
 )
 
-RunStatus = Literal["running", "completed", "halted", "rejected", "dry_run", "failed"]
+# How a run stands in the runs table: running, or how it ended (the enum of RunFinished, defined once).
+RunStatus = Literal["running"] | RunEnd
 
 
 class RunSummary(BaseModel):
@@ -412,7 +414,7 @@ def _track_run(connection: Connection, entry: Event, at: datetime) -> None:
         return
     changes: dict[str, Any] = {"updated_at": at}
     if isinstance(entry, RunFinished):
-        changes["status"] = entry.status
+        changes["status"] = entry.status.value
     # A run that never logged its start has no row: it is not listed, as run_ids does not list it either.
     connection.execute(update(runs_table).where(runs_table.c.run_id == entry.run_id).values(changes))
 

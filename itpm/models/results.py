@@ -50,6 +50,7 @@ class TaskFailure(BaseModel):
 
     task: str
     message: str
+    timed_out: bool = False  # a time bound ran out: the task's (ITPM_TASK_TIMEOUT) or the connection's
 
     @property
     def host_key_mismatch(self) -> bool:

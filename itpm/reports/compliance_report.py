@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from itpm.compliance import HostWaivers, waivers_by_host
 from itpm.inventory import Inventory, natural_key
-from itpm.log.events import Event, StepAudited, check_of
+from itpm.log.events import Event, StepAudited
 from itpm.models.project import Project, Waiver
 from itpm.models.standard import Control, Severity, Standard
 from itpm.reports.section import ReportSection
@@ -86,9 +86,9 @@ def assess(
     audited = {h for audit in audits for h in (*audit.passed, *audit.failed)}
     failures: dict[str, dict[str, str]] = {}
     for audit in audits:
-        for host, lines in audit.failed.items():
-            for line in lines:
-                failures.setdefault(host, {})[check_of(line)] = line
+        for host, host_failures in audit.failed.items():
+            for failure in host_failures:
+                failures.setdefault(host, {})[failure.check] = failure.summary
     findings = []
     for control in standard.controls:
         missing = [name for name in control.checks if name not in ran]

@@ -37,11 +37,10 @@ from itpm.log.events import (
     RunFinished,
     RunStarted,
     StepAudited,
-    check_of,
 )
 from itpm.models.project import Milestone, PhaseName, Project
-from itpm.reports.run_status import HostStepState, RunStatus, apply_event
 from itpm.reports.wording import money, when
+from itpm.run_state import HostStepState, RunState
 
 __all__ = [
     "BudgetView",
@@ -163,7 +162,7 @@ class ProjectView:
     """The project manager's view of a run at ``as_of``."""
 
     project: Project
-    status: RunStatus
+    status: RunState
     as_of: datetime
     started_at: datetime | None
     ended_at: datetime | None
@@ -246,13 +245,13 @@ def project_view(
 
     ``prior_spend`` is what earlier runs of the same project booked: the budget is the project's, not the run's.
     """
-    status = RunStatus()
+    status = RunState()
     burnup: list[BurnPoint] = []
     step_done: dict[str, datetime] = {}
     phase_reached: dict[str, datetime] = {}
     started_at = ended_at = first_batch = None
     for entry in events:
-        apply_event(status, entry)
+        status.apply(entry)
         if isinstance(entry, RunStarted) and started_at is None:
             started_at = entry.at
             burnup.append(BurnPoint(entry.at, 0))
@@ -274,7 +273,7 @@ def project_view(
             elif not complete:
                 step_done.pop(step, None)
 
-    finished = status.finished in ("completed", "halted", "rejected", "dry_run", "failed")
+    finished = status.finished is not None
     throughput = _throughput(status.verified, first_batch, as_of if not finished else (ended_at or as_of))
     projected = _projected(status, throughput, as_of, ended_at)
     pace = _Pace(status, throughput, as_of, projected, step_done, phase_reached)
@@ -319,7 +318,7 @@ def _throughput(verified: int, first_batch: datetime | None, until: datetime) ->
 
 
 def _projected(
-    status: RunStatus, throughput: float | None, as_of: datetime, ended_at: datetime | None
+    status: RunState, throughput: float | None, as_of: datetime, ended_at: datetime | None
 ) -> datetime | None:
     if status.finished == "completed":
         return ended_at
@@ -339,7 +338,7 @@ def _planned_finish(project: Project) -> date | None:
 class _Pace:
     """What milestones are judged from: the run's status, its measured pace, and when steps and phases were done."""
 
-    status: RunStatus
+    status: RunState
     throughput: float | None
     as_of: datetime
     projected_finish: datetime | None
@@ -393,7 +392,7 @@ TEAM_TIME = "team time"
 OTHER = "other"
 
 
-def _budget(project: Project, status: RunStatus, events: Sequence[Event], prior: Decimal) -> BudgetView | None:
+def _budget(project: Project, status: RunState, events: Sequence[Event], prior: Decimal) -> BudgetView | None:
     budget = project.budget
     if budget is None:
         return None
@@ -520,9 +519,9 @@ def _compliance(events: Sequence[Event]) -> tuple[CheckComparison, ...]:
 def _checks_of(audit: StepAudited | None) -> list[str]:
     if audit is None:
         return []
-    failed = [check_of(line) for lines in audit.failed.values() for line in lines]
+    failed = [failure.check for failures in audit.failed.values() for failure in failures]
     return list(dict.fromkeys([*audit.checks, *failed]))
 
 
 def _failing(audit: StepAudited, check: str) -> tuple[str, ...]:
-    return tuple(sorted(host for host, lines in audit.failed.items() if any(check_of(line) == check for line in lines)))
+    return tuple(sorted(host for host, failures in audit.failed.items() if any(f.check == check for f in failures)))

@@ -26,8 +26,8 @@ from itpm.log.events import (
     RolledBack,
     RunHalted,
     StepAudited,
-    check_of,
 )
+from itpm.models.failures import HostFailure
 from itpm.reports.project_view import MilestoneState, ProjectView
 from itpm.reports.run_status import HostStepState
 from itpm.reports.section import ReportSection
@@ -125,9 +125,8 @@ def _failures(events: Sequence[Event]) -> ReportSection:
             example.setdefault(key, f"{entry.host}: {last_line(entry.message) or entry.status}")
         elif isinstance(entry, HostVerified) and not entry.passed:
             for failure in entry.failures:
-                check = check_of(failure)
-                checks[(entry.step or "", check)] += 1
-                example.setdefault((entry.step or "", "check " + check), f"{entry.host}: {failure}")
+                checks[(entry.step or "", failure.check)] += 1
+                example.setdefault((entry.step or "", "check " + failure.check), f"{entry.host}: {failure.summary}")
     if not tasks and not checks:
         return ReportSection("What failed and why", paragraphs=("No task or check failed during the rollout.",))
     rows = [
@@ -269,8 +268,8 @@ def _non_compliant(events: Sequence[Event]) -> list[tuple[str, str, list[str]]]:
     A host's latest word is its latest audit, or its verification after an apply since; a rollback puts it back
     to what the audit before the change found.
     """
-    before: dict[str, dict[str, list[str]]] = {}  # step -> host -> failing "check: message" lines
-    latest: dict[str, dict[str, list[str]]] = {}
+    before: dict[str, dict[str, list[HostFailure]]] = {}  # step -> host -> its checks that did not pass
+    latest: dict[str, dict[str, list[HostFailure]]] = {}
     for entry in events:
         step = entry.step or ""
         if isinstance(entry, StepAudited):
@@ -286,9 +285,9 @@ def _non_compliant(events: Sequence[Event]) -> list[tuple[str, str, list[str]]]:
     found = []
     for step, hosts in latest.items():
         by_check: dict[str, list[str]] = {}
-        for host, lines in sorted(hosts.items()):
-            for line in lines:
-                by_check.setdefault(check_of(line), []).append(host)
+        for host, failures in sorted(hosts.items()):
+            for failure in failures:
+                by_check.setdefault(failure.check, []).append(host)
         found += [(step, check, failing) for check, failing in sorted(by_check.items())]
     return found
 

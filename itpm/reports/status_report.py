@@ -18,9 +18,9 @@ from decimal import Decimal
 
 from itpm.models.project import PhaseName
 from itpm.reports.project_view import BudgetView, CheckComparison, MilestoneView, ProjectView, RiskView
-from itpm.reports.run_status import HostStepState, RunStatus
 from itpm.reports.section import ReportSection
 from itpm.reports.wording import duration, money, percent, plural, when
+from itpm.run_state import HostStepState, RunState
 
 __all__ = [
     "StatusReport",
@@ -105,7 +105,7 @@ def format_period(start: datetime, end: datetime) -> str:
     return f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
 
 
-def run_state(status: RunStatus) -> str:
+def run_state(status: RunState) -> str:
     """Return where the run stands in a few words, e.g. ``'running (execution phase)'``, ``'halted'``."""
     if not status.run_id:
         return "not started"

@@ -38,7 +38,9 @@ def test_onboarding_rejects_below_spec_provisions_the_rest_and_moves_it(site: Si
         (e.step, e.host): e for e in site.log.events(run_id, kinds=["host_verified"]) if isinstance(e, HostVerified)
     }
     assert not verified[("burn-in", "h4")].passed
-    assert any("64" in f and "256" in f for f in verified[("burn-in", "h4")].failures), verified[("burn-in", "h4")]
+    assert any("64" in f.message and "256" in f.message for f in verified[("burn-in", "h4")].failures), verified[
+        ("burn-in", "h4")
+    ]
     assert verified[("burn-in", "h5")].passed and verified[("provision", "h5")].passed
     assert ("provision", "h4") not in verified
     (excluded,) = site.log.events(run_id, kinds=["hosts_excluded"])

@@ -11,9 +11,9 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import get_args
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import text
 
 from itpm.log.events import (
@@ -27,6 +27,7 @@ from itpm.log.events import (
 )
 from itpm.log.locks import HostLocks, HostsLocked
 from itpm.log.store import ProjectLog, RunStatus, RunSummary, locks_table
+from itpm.models.statuses import RunEnd
 from tests import log_writer
 
 
@@ -129,8 +130,11 @@ def test_runs_follow_their_events(log: ProjectLog) -> None:
 
 def test_a_run_status_names_every_way_a_run_can_finish() -> None:
     # The runs table has no CHECK constraint (logging must not fail), so this test keeps the two in step.
-    finished = get_args(RunFinished.model_fields["status"].annotation)
-    assert set(get_args(RunStatus)) == {"running", *finished}
+    assert RunFinished.model_fields["status"].annotation is RunEnd
+    summary = TypeAdapter(RunStatus)
+    assert {summary.validate_python(s) for s in ["running", *RunEnd]} == {"running", *RunEnd}
+    with pytest.raises(ValidationError):
+        summary.validate_python("finished somehow")
 
 
 @pytest.mark.parametrize("writers", [2, 5])
