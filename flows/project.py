@@ -35,18 +35,19 @@ from prefect.utilities.annotations import quote
 
 from flows.secrets import PrefectSecrets
 from itpm.errors import ItpmError
-from itpm.log.events import StepPlanned, now
+from itpm.log.events import NoticeSent, StepPlanned, now
 from itpm.models.project import PhaseName, Step
-from itpm.project_file import load_project
+from itpm.notify.stakeholders import StakeholderNotifier
+from itpm.project_file import find_repo_root, load_project
 from itpm.project_run import BatchOutcome, ProjectRun, RunEnd
 from itpm.reports.compliance_report import project_compliance
 from itpm.reports.markdown_report import render_markdown, section_markdown
-from itpm.reports.project_view import ProjectView
+from itpm.reports.project_view import ProjectView, project_view
 from itpm.reports.report_files import write_report
 from itpm.reports.retrospective import next_steps_sections, retrospective
 from itpm.reports.run_status import host_rows, step_rows
 from itpm.rollout import Batch, Verdict
-from itpm.run_record import view_of
+from itpm.run_record import prior_spend
 from itpm.settings import load_settings
 
 __all__ = ["ApprovalInput", "RolloutHalted", "RunRejected", "project_flow", "run_tags"]
@@ -163,6 +164,7 @@ class _Board:
     def __init__(self, run: ProjectRun) -> None:
         self.run = run
         self.key = f"itpm-{run.project.name}"
+        self.prior_spend = prior_spend(run.log, run.project.name, run.run_id)  # once: earlier runs do not change
         progress_id = create_progress_artifact(
             progress=0.0, key=f"{self.key}-progress", description=f"{run.project.title}: host-steps verified"
         )
@@ -171,7 +173,7 @@ class _Board:
 
     def update(self, final: bool = False) -> ProjectView:
         """Refresh the progress artifact, and the tables and status once there is something to show; return the view."""
-        view = view_of(self.run.log, self.run.run_id, project=self.run.project)
+        view = self._view()
         status = view.status
         update_progress_artifact(self.progress_id, view.percent_complete)
         if final or status.verified or status.problems:
@@ -188,6 +190,14 @@ class _Board:
                 markdown=render_markdown(view), key=f"{self.key}-status", description="Status report"
             )
         return view
+
+    def _view(self) -> ProjectView:
+        """Return the run's view from the events in memory, with the notices logged beside the run (re-read)."""
+        run = self.run
+        # Notices are logged by their own thread, straight to the log: the run's memory does not hold them.
+        notices = run.log.events(run.run_id, kinds=["notice_sent"])
+        events = [e for e in run.history() if not isinstance(e, NoticeSent)] + notices
+        return project_view(run.project, events, as_of=now(), prior_spend=self.prior_spend)
 
     def close(self, view: ProjectView) -> Path:
         """Attach the retrospective and the next steps, and write the HTML report; return the report's path."""
@@ -279,10 +289,29 @@ def project_flow(
     Without ``run_id`` (a run started from its deployment in the UI) the run gets a new id.
     """
     run = ProjectRun.open(Path(project_file), load_settings(), requester=requester, run_id=run_id)
-    run_id = run.run_id
-    run.secrets = PrefectSecrets()
-    run.links = tuple(link for link in (current_flow_run.ui_url,) if link)
-    project = run.project
+    run.notifier = StakeholderNotifier(
+        run.project,
+        run.run_id,
+        events=lambda: run.record_keeper.events,
+        record=run.log.append,
+        base_dir=find_repo_root(run.project_file),
+        secrets=PrefectSecrets(),
+        links=[link for link in (current_flow_run.ui_url,) if link],
+        prior_spend=prior_spend(run.log, run.project.name, run.run_id),
+    )
+    try:
+        return _run(run, dry_run)
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM (itpm.interrupts): log where it stopped, let go
+        run.stop(getattr(stop, "signal_name", "SIGINT"))
+        get_run_logger().warning("run %s stopped; itpm resume %s carries on", run.run_id, run.run_id)
+        raise
+    finally:
+        run.close()  # idempotent: the lease and the notices are let go however the run ended
+
+
+def _run(run: ProjectRun, dry_run: bool) -> str:
+    """Order the run's phases (see ``project_flow``)."""
+    run_id, project = run.run_id, run.project
     with get_client(sync_client=True) as client:
         flow_run_id = current_flow_run.id
         if flow_run_id:
@@ -298,20 +327,20 @@ def project_flow(
             audit_step(_untraversed(run), step.name, "before")
         plan_step(_untraversed(run), step.name)
     if dry_run:
-        _close(run, board, "dry_run")
+        _close(run, board, RunEnd.DRY_RUN)
         return "dry_run"
 
     run.enter_phase(PhaseName.EXECUTION)
     for step in project.steps:
         if run.approval_needed(step) and not _await_approval(run, step):
-            _close(run, board, "rejected")
+            _close(run, board, RunEnd.REJECTED)
             raise RunRejected(f"step {step.name} of run {run_id} was rejected", fix="see the approval comment")
         for batch in run.batches(step):
             run.wait_for_window(step)
             outcome = run_batch(_untraversed(run), step.name, batch, batch.label)
             board.update()
             if outcome.verdict is Verdict.HALTED:
-                status = _close(run, board, "halted").status
+                status = _close(run, board, RunEnd.HALTED).status
                 raise RolloutHalted(run_id, outcome, status.halt_reason, status.next_steps)
             if step.strategy.pause_seconds and not outcome.skipped:
                 time.sleep(step.strategy.pause_seconds)
@@ -321,5 +350,5 @@ def project_flow(
         audit_step(_untraversed(run), step.name, "after")
     run.enter_phase(PhaseName.CLOSURE)
     move_hosts_step(_untraversed(run))
-    _close(run, board, "completed")
+    _close(run, board, RunEnd.COMPLETED)
     return "completed"

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +21,7 @@ from itpm.models.project import Project
 from itpm.project_file import load_project
 from itpm.reports.project_view import ProjectView, project_view
 
-__all__ = ["RunNotFound", "find_run", "project_of", "started_event", "view_of"]
+__all__ = ["RunNotFound", "find_run", "prior_spend", "project_of", "started_event", "view_of"]
 
 
 class RunNotFound(ItpmError):
@@ -85,12 +86,16 @@ def view_of(
     """
     project = project or project_of(started_event(log, run_id))
     events: list[Event] = log.events(run_id)
-    return project_view(project, events, as_of=as_of or now(), prior_spend=_prior_spend(log, project.name, run_id))
+    return project_view(project, events, as_of=as_of or now(), prior_spend=prior_spend(log, project.name, run_id))
 
 
-def _prior_spend(log: ProjectLog, project: str, run_id: str) -> Decimal:
-    """Return what the project's runs logged before this one spent (a budget belongs to the project)."""
-    first = log.events_with_ids(run_id, kinds=["run_started"])[0][0]
+def prior_spend(log: ProjectLog, project: str, run_id: str) -> Decimal:
+    """Return what the project's runs logged before this one spent (a budget belongs to the project).
+
+    A run not started yet counts everything logged so far.
+    """
+    started = log.events_with_ids(run_id, kinds=["run_started"])
+    first = started[0][0] if started else math.inf
     return sum(
         (
             entry.amount

@@ -91,6 +91,7 @@ class StepAudited(_EventBase):
     kind: Literal["step_audited"] = "step_audited"
     stage: Literal["before", "after"]
     checks: list[str] = []  # the name of every check that ran (so that a report can count passes per check)
+    duration_s: float = 0.0  # how long the audit took
     passed: list[str]
     failed: dict[str, list[HostFailure]]  # host -> each check that did not pass there
 
@@ -112,6 +113,7 @@ class StepPlanned(_EventBase):
     kind: Literal["step_planned"] = "step_planned"
     changes: dict[str, list[str]]  # host -> tasks that would change it (empty: nothing to do)
     unreachable: list[str] = []
+    duration_s: float = 0.0  # how long the plan took
 
 
 class ApprovalRequested(_EventBase):
@@ -208,6 +210,7 @@ class RunFinished(_EventBase):
 
     kind: Literal["run_finished"] = "run_finished"
     status: RunEnd
+    note: str = ""  # for a stopped run: what stopped it, where, and how to carry on
 
 
 class CostBooked(_EventBase):
