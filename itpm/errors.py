@@ -22,6 +22,9 @@ Every error says what failed, where, and how to fix it. Only the CLI turns them 
     ├── DeliveryFailed               a notice could not be sent; returned as a value, never raised to a run
     └── RolloutHalted, RunRejected   a run stopped by its rules or an approver (flows/project.py)
 
+Outside the tree, a ``KeyboardInterrupt``: ``itpm.interrupts.Interrupted``, a run stopped by SIGINT or SIGTERM
+(exit 130 or 143; ``itpm resume`` carries it on).
+
 A host that fails a task, is unreachable or fails a check is not an exception at the service level: it is a
 value in the per-host result (``PlaybookResult``, ``VerificationResult``). The CLI decides what it means for
 the exit code.

@@ -10,6 +10,9 @@ Ansible changes is exactly what itpm reported it would.
 No secret of itpm's own reaches Ansible or the run's artifacts: Ansible inherits only the environment it needs
 (``ansible_environment``). Secrets for playbooks come from Ansible Vault (itpm/vault.py), and tasks that handle
 them run with ``no_log``, so that Ansible's output and events hide them.
+
+Ctrl-C and SIGTERM during a playbook end Ansible, then raise ``itpm.interrupts.Interrupted``; the signal handlers
+in force before a playbook are in force after it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from itpm.executables import path_with_bin_dir
 from itpm.execution.connection import close_control_masters, tuning_for
 from itpm.execution.events import AnsibleEvent, parse_event, summarize_hosts
 from itpm.execution.extra_vars import write_extra_vars
+from itpm.interrupts import deferred_signals, raise_if_stop_requested, stop_on_signals, stop_requested
 from itpm.inventory import Inventory
 from itpm.models.results import PlaybookResult
 from itpm.settings import Settings
@@ -52,6 +56,11 @@ log = logging.getLogger(__name__)
 
 EventCallback = Callable[[AnsibleEvent], None]
 _RUN_MARKER = "ITPM_ANSIBLE_RUN"
+# How often ansible-runner asks whether to cancel (its pexpect timeout; 5 s by default): the most a Ctrl-C waits
+# for Ansible to be ended.
+_CANCEL_POLL_S = 0.5
+# How long a SIGKILLed process may take to exit before kill_marked_processes gives up waiting for it.
+_EXIT_WAIT_S = 5.0
 # Names the project run a playbook run works for, so that a resumed run can end what its killed predecessor left
 # running: ansible-runner starts Ansible in a session of its own, ignoring SIGHUP, so a SIGKILL of the flow's
 # process group leaves it carrying on with its hosts.
@@ -91,6 +100,10 @@ def run_playbook(
 
     Raises PlaybookError for a missing playbook or one Ansible cannot load, InventoryError for a pattern that
     selects nothing. A host that fails or cannot be reached is in the result, not raised.
+
+    Raises Interrupted (``run_id=owner``) when SIGINT or SIGTERM came during the run, or a stop was requested
+    before it (``itpm.interrupts``): only once Ansible has ended, with every event it sent passed to ``on_event``.
+    The signal handlers in force before the call are in force after it.
     """
     if not playbook.is_file():
         raise PlaybookError(
@@ -119,32 +132,43 @@ def run_playbook(
     # `extravars=` would hand Ansible text it renders as templates (see itpm/execution/extra_vars.py).
     write_extra_vars(private_data_dir, {**tuning.connection_vars(), **dict(extravars or {})})
     started = time.monotonic()
-    try:
-        runner = ansible_runner.run(
-            private_data_dir=str(private_data_dir),
-            ident=run_id,
-            playbook=str(playbook.resolve()),
-            inventory=str(inventory.path),
-            limit=",".join(hosts),
-            cmdline=cmdline or None,
-            envvars={
-                **tuning.environment(),
-                **vault_environment(settings.vault_password_file),
-                "PATH": path_with_bin_dir(),
-                _RUN_MARKER: run_id,
-                **({_OWNER_MARKER: owner} if owner else {}),
-            },
-            event_handler=handle,
-            status_handler=_leave_secrets_behind,
-            quiet=True,
-            timeout=settings.ansible_timeout,
-        )
-    finally:
-        # mitogen's helpers can outlive a killed run in their own sessions (LAB-NOTES); end them all. SSH masters
-        # hide from that marker (setproctitle), so they are found by this run's own ControlPath directory.
-        _end_run_processes(run_id)
-        close_control_masters(tuning.control_dir)
-        shutil.rmtree(tuning.control_dir, ignore_errors=True)
+    # Our handlers for the run, whoever called: given a cancel_callback, ansible-runner installs none of its own
+    # (it used to, for good, and ignored every later Ctrl-C and SIGTERM). A signal during the run is deferred:
+    # Ansible is ended first (the callback is polled every _CANCEL_POLL_S), then Interrupted is raised.
+    with stop_on_signals(), deferred_signals():
+        try:
+            # A stop requested before this playbook (under the caller's stop_on_signals) starts nothing.
+            raise_if_stop_requested(owner)
+            runner = ansible_runner.run(
+                private_data_dir=str(private_data_dir),
+                ident=run_id,
+                playbook=str(playbook.resolve()),
+                inventory=str(inventory.path),
+                limit=",".join(hosts),
+                cmdline=cmdline or None,
+                envvars={
+                    **tuning.environment(),
+                    **vault_environment(settings.vault_password_file),
+                    "PATH": path_with_bin_dir(),
+                    _RUN_MARKER: run_id,
+                    **({_OWNER_MARKER: owner} if owner else {}),
+                },
+                settings={"pexpect_timeout": _CANCEL_POLL_S},
+                event_handler=handle,
+                status_handler=_leave_secrets_behind,
+                cancel_callback=stop_requested,
+                quiet=True,
+                timeout=settings.ansible_timeout,
+            )
+        finally:
+            # mitogen's helpers can outlive a killed run in their own sessions (LAB-NOTES); end them all. SSH
+            # masters hide from that marker (setproctitle), so they are found by this run's own ControlPath dir.
+            _end_run_processes(run_id)
+            close_control_masters(tuning.control_dir)
+            shutil.rmtree(tuning.control_dir, ignore_errors=True)
+        # Ansible and its processes have ended: the stop it was cancelled for (in this thread or another) is raised
+        # here, rather than a result of hosts that merely never finished.
+        raise_if_stop_requested(owner)
     # runner.stdout opens a new file handle on every access; read the artifact once instead.
     stdout_file = Path(runner.config.artifact_dir) / "stdout"
     stdout_tail = tuple(stdout_file.read_text(errors="replace").splitlines()[-20:]) if stdout_file.exists() else ()
@@ -239,15 +263,31 @@ def _end_run_processes(run_id: str) -> None:
 
 
 def kill_marked_processes(marker: bytes) -> int:
-    """SIGKILL every process (but this one) whose environment holds ``marker`` (``NAME=value``); return how many."""
-    killed = 0
+    """SIGKILL every process (but this one) whose environment holds ``marker`` (``NAME=value``); return how many.
+
+    Returns once they have exited (up to ``_EXIT_WAIT_S``): a process takes a moment to die after SIGKILL, and
+    whoever called wants Ansible ended before it releases the hosts or starts another run on them.
+    """
+    killed: list[int] = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
             if marker in (proc / "environ").read_bytes().split(b"\0"):
                 os.kill(int(proc.name), signal.SIGKILL)
-                killed += 1
+                killed.append(int(proc.name))
         except (OSError, ValueError):
             continue
-    return killed
+    deadline = time.monotonic() + _EXIT_WAIT_S
+    while any(map(_running, killed)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return len(killed)
+
+
+def _running(pid: int) -> bool:
+    """Return True while process ``pid`` exists and is not a zombie (dead, its exit status not yet read)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
