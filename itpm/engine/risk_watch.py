@@ -1,19 +1,29 @@
-"""Risk watching as a reaction: a project risk whose signals a batch shows is logged as materialized, once a run.
+"""Risk watching as a reaction: a project risk whose signals a run shows is logged as materialized, once a run.
 
 A batch shows ``unreachable`` (a host could not be reached to apply), ``check_failed`` (a check did not hold),
-``halt`` (the batch halted the rollout) and, when its rollback failed somewhere, ``rollback_failed``. The
-signals are read from the failures' kinds, never from their words.
+``halt`` (the batch halted the rollout) and, when its rollback failed somewhere, ``rollback_failed``; an
+approver who rejects a step shows ``approval_rejected``. The signals are read from the failures' kinds and the
+decisions, never from their words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from itpm.log.events import BatchFinished, BatchStarted, Event, HostApplied, HostVerified, RiskRaised, RolledBack
+from itpm.log.events import (
+    ApprovalDecided,
+    BatchFinished,
+    BatchStarted,
+    Event,
+    HostApplied,
+    HostVerified,
+    RiskRaised,
+    RolledBack,
+)
 from itpm.models.failures import FailureKind
 from itpm.models.project import Project, RiskSignal
 from itpm.models.results import HostStatus
-from itpm.models.statuses import Verdict
+from itpm.models.statuses import Decision, Verdict
 from itpm.run_state import RunState
 
 __all__ = ["RiskWatch"]
@@ -41,6 +51,10 @@ class RiskWatch:
             return self._raise(entry, state, self._batch_signals(entry))
         elif isinstance(entry, RolledBack) and entry.failed:
             signals = {RiskSignal.ROLLBACK_FAILED: f"rollback failed on {', '.join(entry.failed)}"}
+            return self._raise(entry, state, signals)
+        elif isinstance(entry, ApprovalDecided) and entry.decision is Decision.REJECTED:
+            why = f": {entry.comment}" if entry.comment else ""
+            signals = {RiskSignal.APPROVAL_REJECTED: f"{entry.approver} rejected step {entry.step}{why}"}
             return self._raise(entry, state, signals)
         return []
 

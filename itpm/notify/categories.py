@@ -16,6 +16,9 @@ _FINISHED: dict[str, Notice | None] = {
     "rejected": Notice.HALTS,
     "failed": Notice.HALTS,
     "dry_run": None,  # a rehearsal changed nothing: nobody outside the team needs to hear of it
+    # Stopped by Ctrl-C or the service manager, where it stood; the person who stopped it resumes it. A run that
+    # then halts or completes tells the stakeholders as usual.
+    "interrupted": None,
 }
 
 

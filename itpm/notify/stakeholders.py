@@ -4,7 +4,8 @@ A notice needs a briefing (the PM view at that moment) and a delivery that may w
 whole timeout. Neither belongs between two batches, so ``observe`` only takes a snapshot of the run's events and
 queues it; the delivery thread builds the briefing from the snapshot and sends. Each delivery, or failure, is
 logged (``NoticeSent``) by that thread. ``close`` waits a bounded time for the queue to empty and logs every notice
-still waiting as not delivered, saying so: a run ends on time, and the log still says who was not told.
+still waiting as not delivered, saying so, the one still being sent included: a run ends on time, and the log
+still says who may not have been told (should that send return later, its outcome is logged too).
 
     notifier = StakeholderNotifier(project, run_id, events=record.events.copy, record=log.append, base_dir=repo)
     notifier.observe(batch_finished)   # returns at once
@@ -71,6 +72,7 @@ class StakeholderNotifier:
         self._channels = channels
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._sending: _Pending | None = None  # the notice the thread is sending right now
         self._dry_run = False
 
     def observe(self, entry: Event) -> None:
@@ -82,7 +84,9 @@ class StakeholderNotifier:
             return
         if self._thread is None:
             # A daemon: a relay that hangs past close() must not keep the process alive after the run ended.
-            self._thread = threading.Thread(target=self._deliver_all, name=f"notices {self.run_id}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._deliver_all, args=(self._queue,), name=f"notices {self.run_id}", daemon=True
+            )
             self._thread.start()
         self._queue.put(_Pending(entry, tuple(self._events())))
 
@@ -92,6 +96,9 @@ class StakeholderNotifier:
             return
         self._queue.put(None)
         self._thread.join(timeout_s)
+        sending = self._sending if self._thread.is_alive() else None
+        if sending is not None:
+            self._log_undelivered(sending.entry, f"not confirmed: still being sent {timeout_s:g} s after the run ended")
         while True:
             try:
                 pending = self._queue.get_nowait()
@@ -99,6 +106,11 @@ class StakeholderNotifier:
                 break
             if pending is not None:
                 self._log_undelivered(pending.entry, f"not sent: still queued {timeout_s:g} s after the run ended")
+        if self._thread.is_alive():
+            # Its end was taken out with the rest: it ends once its send returns. Notices observed after this
+            # get a queue (and a thread) of their own, which the stuck one cannot take them from.
+            self._queue.put(None)
+            self._queue = queue.Queue()
         self._thread = None
 
     def _audience(self, entry: Event) -> list[Stakeholder]:
@@ -107,13 +119,16 @@ class StakeholderNotifier:
             return []
         return [s for s in self.project.stakeholders if s.channel and category in s.wants]
 
-    def _deliver_all(self) -> None:
-        while (pending := self._queue.get()) is not None:
+    def _deliver_all(self, notices: queue.Queue[_Pending | None]) -> None:
+        while (pending := notices.get()) is not None:
+            self._sending = pending
             try:
                 self._deliver(pending)
             except Exception as error:  # a bug here must cost a notice, not the run: logged as undelivered
                 log.exception("notice about %s failed", pending.entry.kind)
                 self._log_undelivered(pending.entry, f"itpm could not send it ({type(error).__name__}: {error})")
+            finally:
+                self._sending = None
 
     def _deliver(self, pending: _Pending) -> None:
         entry = pending.entry
