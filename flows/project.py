@@ -35,6 +35,7 @@ from prefect.utilities.annotations import quote
 
 from flows.secrets import PrefectSecrets
 from itpm.errors import ItpmError
+from itpm.interrupts import Interrupted, stop_on_signals
 from itpm.log.events import NoticeSent, StepPlanned, now
 from itpm.models.project import PhaseName, Step
 from itpm.notify.stakeholders import StakeholderNotifier
@@ -299,19 +300,23 @@ def project_flow(
         links=[link for link in (current_flow_run.ui_url,) if link],
         prior_spend=prior_spend(run.log, run.project.name, run.run_id),
     )
-    try:
-        return _run(run, dry_run)
-    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM (itpm.interrupts): log where it stopped, let go
-        run.stop(getattr(stop, "signal_name", "SIGINT"))
-        get_run_logger().warning("run %s stopped; itpm resume %s carries on", run.run_id, run.run_id)
-        raise
-    finally:
-        run.close()  # idempotent: the lease and the notices are let go however the run ended
+    # Ctrl-C or SIGTERM (a Prefect cancellation too) stops the run wherever it is: Ansible ended, where it stopped
+    # logged, locks and lease released; ``itpm resume`` carries on from the log.
+    with stop_on_signals():
+        try:
+            return _run(run, dry_run)
+        except Interrupted as stop:
+            run.stop(stop.signal_name)
+            get_run_logger().warning("run %s %s", run.run_id, str(stop.for_run(run.run_id)).replace("\n", ";"))
+            raise stop.for_run(run.run_id) from None
+        finally:
+            run.close()  # idempotent: the lease and the notices are let go however the run ended
 
 
 def _run(run: ProjectRun, dry_run: bool) -> str:
     """Order the run's phases (see ``project_flow``)."""
     run_id, project = run.run_id, run.project
+    run.take_lease()  # before anything else: a second resume must not mark the live attempt's flow run Crashed
     with get_client(sync_client=True) as client:
         flow_run_id = current_flow_run.id
         if flow_run_id:

@@ -35,6 +35,7 @@ from itpm.engine.risk_watch import RiskWatch
 from itpm.engine.run_vars import RunVars
 from itpm.engine.scope import excluded_hosts, pinned_scope, pinned_step_hosts, step_hosts
 from itpm.execution.runner import EventCallback, new_run_id
+from itpm.interrupts import deferred_signals
 from itpm.inventory import Inventory, load_inventory
 from itpm.inventory_groups import move_hosts
 from itpm.log.events import (
@@ -87,6 +88,7 @@ class ProjectRun:
     record_of: RunRecord | None = field(default=None, repr=False)
     _locks: HostLocks | None = field(default=None, repr=False)
     _held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
+    _leased: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.executor = self.executor or AnsibleExecutor(self.inventory, self.settings, owner=self.run_id)
@@ -194,6 +196,12 @@ class ProjectRun:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
+    def take_lease(self) -> None:
+        """Hold the run's lease until ``close`` (idempotent); raises RunAlreadyActive naming who works the run."""
+        if not self._leased:
+            self._held.enter_context(RunLease(self.log, self.run_id, self.settings.lock_lease_seconds).hold())
+            self._leased = True
+
     def start(self, *, dry_run: bool = False) -> RunStarted:
         """Take the run's lease, then log the start (or resumption) of the run.
 
@@ -201,7 +209,7 @@ class ProjectRun:
         processes an earlier attempt of this run left on this machine: it is about to take over the same host
         locks (they are the run's own) and apply to the same hosts.
         """
-        self._held.enter_context(RunLease(self.log, self.run_id, self.settings.lock_lease_seconds).hold())
+        self.take_lease()
         resumed = self.state.first_start is not None
         if resumed:
             assert self.executor is not None
@@ -242,15 +250,17 @@ class ProjectRun:
         last = events[-1] if events else None
         step, batch = (last.step, last.batch) if last else (None, None)
         where = " of ".join(part for part in (batch, f"step {step}" if step else None) if part) or "its start"
-        self.locks.release()
         note = f"stopped by {why} during {where}; itpm resume {self.run_id} carries on"
-        self.record(RunFinished(**self._common(), step=step, batch=batch, status=RunEnd.INTERRUPTED, note=note))
-        self.close()
+        with deferred_signals():  # a second Ctrl-C must not leave the run's locks held or its end unlogged
+            self.locks.release()
+            self.record(RunFinished(**self._common(), step=step, batch=batch, status=RunEnd.INTERRUPTED, note=note))
+            self.close()
 
     def close(self, notices_timeout_s: float = 30.0) -> None:
         """Let go of the run (idempotent): deliver queued notices within the bound, release the run's lease."""
         self.notifier.close(notices_timeout_s)
         self._held.close()
+        self._leased = False
 
     # -- before changes ----------------------------------------------------------------------------------------
 

@@ -56,13 +56,16 @@ class CostBooking:
         if isinstance(entry, BatchStarted):
             self._since[label] = entry.at
             return []
-        if isinstance(entry, BatchFinished):
-            booked = self._since_start(entry, f"rollout of {label}")
-            self._since[label] = entry.at  # a rollback that follows is booked from here
-            return booked
-        if isinstance(entry, RolledBack):
-            return self._since_start(entry, f"rollback of {label}")
+        # A halted batch's rollback is the batch's work too: booked with it, in one entry, once it is done.
+        rollback_follows = isinstance(entry, BatchFinished) and (
+            entry.verdict is Verdict.HALTED and self._rolls_back(entry.step)
+        )
+        if isinstance(entry, BatchFinished | RolledBack) and not rollback_follows:
+            return self._since_start(entry, f"rollout of {label}")
         return []
+
+    def _rolls_back(self, step: str | None) -> bool:
+        return any(s.name == step and s.rollback is not None for s in self.project.steps)
 
     def _since_start(self, entry: Event, activity: str) -> list[CostBooked]:
         started = self._since.pop(entry.batch or "", None)

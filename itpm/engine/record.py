@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from itpm.engine.defaults import SilentNotifier
 from itpm.engine.ports import Journal, Notifier
+from itpm.interrupts import deferred_signals
 from itpm.log.events import Event
 from itpm.run_state import RunState
 
@@ -47,9 +48,10 @@ class RunRecord:
         pending = [entry]
         while pending:
             event = pending.pop(0)
-            self.journal.append(event)  # raises when the log cannot be written: the run must stop, unrecorded
-            self.events.append(event)
-            self.state.apply(event)
+            with deferred_signals():  # Ctrl-C waits until the event is in the log and in the state alike
+                self.journal.append(event)  # raises when the log cannot be written: the run must stop, unrecorded
+                self.events.append(event)
+                self.state.apply(event)
             for react in self.reactions:
                 pending.extend(react(event, self.state))
             self.notifier.observe(event)

@@ -1,4 +1,4 @@
-"""SIGKILL of the flow process at eleven points of one rollout, each followed by ``itpm resume`` (see world.py).
+"""SIGKILL of the flow process at eleven points of one rollout and a SIGTERM at one, each followed by ``itpm resume``.
 
 One run of a five-host project (canary h1, batch 1 h2 h3, batch 2 h4 h5, an approval gate, a pause between
 batches) is killed again and again: ``os.killpg(pgid, SIGKILL)`` of the ``itpm run`` or ``itpm resume`` process
@@ -169,6 +169,7 @@ class Chain:
         self.kills: list[Kill] = []
         self.running: subprocess.Popen[str] | None = None
         self.last_killed: Kill | None = None  # the previous attempt, when a kill ended it
+        self.stopped_at: tuple[float, set[str]] | None = None  # when a SIGTERM stopped an attempt, hosts in flight
 
     def logged(self) -> LoggedEvents:
         return self.log.events_with_ids(self.run_id)
@@ -373,11 +374,35 @@ def _kill_in_batch_2_and_the_reaudit(chain: Chain) -> None:
     landed = chain.kill("mid-apply of batch 2", in_flight=chain.on_apply_started(["h4", "h5"]))
     assert not _logged_any(landed.attempt, HostApplied), _last_kinds(landed.attempt)
 
+    chain.resume()
+    _stop_mid_apply_of_batch_2(chain)
+
     _set_work_seconds(chain.world, SHORT_WORK_S)
     chain.resume()
     chain.on_event("the re-audit", _has(PhaseChanged, phase="monitoring_and_control"))
     landed = chain.kill("during the re-audit")
     assert not _logged_any(landed.attempt, StepAudited, stage="after"), _last_kinds(landed.attempt)
+
+
+def _stop_mid_apply_of_batch_2(chain: Chain) -> None:
+    """SIGTERM (as ``systemctl stop`` or a Prefect cancellation sends it) mid-apply: a clean stop, not a crash.
+
+    Unlike a SIGKILL, the run ends Ansible itself (no process left working on the hosts), logs where it stopped,
+    releases its host locks and exits 143; the resumption that follows applies the stopped batch again.
+    """
+    world, running = chain.world, chain.running
+    assert running is not None
+    in_flight = chain.on_apply_started(["h4", "h5"])
+    os.killpg(running.pid, signal.SIGTERM)
+    assert running.wait(60) == 128 + signal.SIGTERM, (world.root / f"itpm-{len(world.background) - 1}.out").read_text()
+    attempt = chain.current()
+    (stopped,) = [e for e in attempt if isinstance(e, RunFinished)]
+    assert stopped is attempt[-1] and stopped.status == "interrupted", _last_kinds(attempt)
+    assert f"stopped by SIGTERM during {BATCH_2}" in stopped.note and f"itpm resume {chain.run_id}" in stopped.note
+    assert not _ansible_of(world), "Ansible outlived a SIGTERM of its run"
+    assert HostLocks(chain.log, chain.run_id, lease_s=120).held() == {}, "a stopped run kept its locks"
+    chain.stopped_at = (time.time(), in_flight)
+    chain.last_killed = None
 
 
 def _assert_resumed_cleanly(world: World, log: ProjectLog, chain: Chain) -> None:
@@ -408,7 +433,11 @@ def _assert_resumed_cleanly(world: World, log: ProjectLog, chain: Chain) -> None
 
     # One baseline: the attempts after the first audit did not audit "before" again, over hosts already changed.
     assert len([e for e in events if isinstance(e, StepAudited) and e.stage == "before"]) == 1
-    assert [e.status for e in events if isinstance(e, RunFinished)] == ["halted", "completed"]
+    assert [e.status for e in events if isinstance(e, RunFinished)] == ["halted", "interrupted", "completed"]
+    assert chain.stopped_at is not None
+    stopped_at, in_flight = chain.stopped_at
+    for host in in_flight:  # the stopped apply was done again by the resumption
+        assert any(what == "start" and at > stopped_at for _, what, at in stamps[host]), host
     assert HostLocks(log, run_id, lease_s=120).held() == {}  # no host lock left, by this run or any other
     shown = world.itpm("status", run_id)
     assert shown.returncode == 0, shown.stderr
@@ -416,7 +445,8 @@ def _assert_resumed_cleanly(world: World, log: ProjectLog, chain: Chain) -> None
 
     # Prefect: one flow run per attempt, none left Running or Paused by a kill.
     states = _flow_run_states(world, run_id)
-    assert sorted(states) == sorted(["Completed", "Failed", *["Crashed"] * len(chain.kills)]), states
+    # The SIGTERM'd attempt ends its flow run too (Prefect calls an interrupted flow run Crashed).
+    assert sorted(states) == sorted(["Completed", "Failed", *["Crashed"] * (len(chain.kills) + 1)]), states
 
 
 def _standing_applies(events: Sequence[Event], host: str) -> list[int]:
