@@ -35,9 +35,8 @@ from itpm import console as render
 from itpm.bookkeeping import BookkeepingError, add_note, book_cost, close_risk, raise_risk
 from itpm.errors import ExecutionError, InputError, InventoryError, ItpmError
 from itpm.execution.runner import new_run_id, plan_playbook, run_playbook
-from itpm.inventory import load_inventory
+from itpm.inventory import Inventory, load_inventory
 from itpm.lab.fleet import lab_down, lab_status, lab_up
-from itpm.log.events import now
 from itpm.log.store import ProjectLog, ProjectLogError, nearly_full
 from itpm.models.project import Level, check_variable_name
 from itpm.models.results import PlaybookResult, VerificationResult
@@ -45,12 +44,9 @@ from itpm.prefect_server import client_environment, ensure_server, healthy, stop
 from itpm.project_file import load_project, project_schema
 from itpm.project_run import ApprovalRefused, ProjectRun, check_approver, step_hosts
 from itpm.recovery import Recovery, runbook_path
-from itpm.reports.compliance_report import project_compliance
 from itpm.reports.recovery_report import recovery_markdown
-from itpm.reports.report_files import write_report
-from itpm.reports.retrospective import next_steps_sections, retrospective
+from itpm.reports.run_report import run_report
 from itpm.reports.run_status import run_status, summary_markdown
-from itpm.reports.section import ReportSection
 from itpm.rollout import plan_batches
 from itpm.run_record import find_run, view_of
 from itpm.settings import Settings, load_settings
@@ -406,34 +402,9 @@ def approve_command(
         run.decide_approval(step, approver=approver, approve=not reject, comment=comment)  # logged as refused
         raise ApprovalRefused(reason, fix="ask a team member with the required role to approve")
     _use_prefect(settings)
-    from prefect.client.orchestration import get_client  # noqa: PLC0415 - Prefect only where needed
-    from prefect.client.schemas.filters import (  # noqa: PLC0415
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateName,
-        FlowRunFilterTags,
-    )
-    from prefect.client.schemas.objects import FlowRun  # noqa: PLC0415
-    from prefect.flow_runs import resume_flow_run  # noqa: PLC0415
+    from flows.approval import answer_approval  # noqa: PLC0415 - Prefect is imported only by commands that need it
 
-    paused: list[FlowRun] = []
-    deadline = time.monotonic() + 30  # a flow that just refused an answer pauses again within seconds
-    with get_client(sync_client=True) as client:
-        while not paused and time.monotonic() < deadline:
-            paused = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    tags=FlowRunFilterTags(all_=[f"itpm-run:{run_id}"]),
-                    state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused", "Suspended"])),
-                )
-            )
-            if not paused:
-                time.sleep(1)
-    if not paused:
-        raise ExecutionError(
-            f"run {run_id} waits for approval in its log, but no paused flow run of it is in Prefect",
-            fix=f"the flow process may have stopped: itpm resume {run_id}",
-        )
-    resume_flow_run(paused[0].id, run_input={"approver": approver, "approve": not reject, "comment": comment})
+    answer_approval(run_id, approver=approver, approve=not reject, comment=comment)
     out.print(f"{'rejected' if reject else 'approved'} step {step.name} of run {run_id} as {approver}")
     return EXIT_OK
 
@@ -485,20 +456,13 @@ def report_command(
     log = ProjectLog.for_settings(settings)
     run_id = find_run(log, reference)
     view = view_of(log, run_id)
-    events = log.events(run_id)
-    compliance: tuple[ReportSection, ...] = ()
-    if view.project.compliance is not None:
+    inventory: Inventory | None = None
+    if view.project.compliance is not None:  # only the compliance part reads the inventory (its waivers' hosts)
         try:
             inventory = load_inventory(view.project.scope.inventory)
         except InventoryError as error:
             out.print(f"without the compliance part: {error.message}", highlight=False)
-        else:
-            compliance = project_compliance(view.project, events, inventory, now().date())
-    files = write_report(
-        view,
-        (*compliance, *retrospective(view, events), *next_steps_sections(view, events)),
-        out_dir or settings.reports_dir,
-    )
+    files = run_report(view, log.events(run_id), inventory).write(out_dir or settings.reports_dir)
     out.print(f"{files.html}\n{files.markdown}", highlight=False)
     return EXIT_OK
 
