@@ -140,7 +140,7 @@ def prefect_server(settings: Settings) -> Iterator[str]:
     (10-30 s) is never timed: a user's server is already running.
     """
     # Prefect's log worker prints "--- Error logging to API ---" for what it could not send once the server is
-    # stopped; the CLI switches such reports off too (itpm/cli.py), and the runs have ended by then.
+    # stopped; the CLI switches such reports off too (itpm/cli/typer_app.py), and the runs have ended by then.
     logging.raiseExceptions = False
     try:
         url = ensure_server(settings)

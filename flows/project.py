@@ -33,6 +33,7 @@ from prefect.runtime import flow_run as current_flow_run
 from prefect.states import Crashed
 from prefect.utilities.annotations import quote
 
+from flows.run_tag import run_tag
 from flows.secrets import PrefectSecrets
 from itpm.errors import ItpmError
 from itpm.interrupts import Interrupted, stop_on_signals
@@ -41,11 +42,9 @@ from itpm.models.project import PhaseName, Step
 from itpm.notify.stakeholders import StakeholderNotifier
 from itpm.project_file import find_repo_root, load_project
 from itpm.project_run import BatchOutcome, ProjectRun, RunEnd
-from itpm.reports.compliance_report import project_compliance
 from itpm.reports.markdown_report import render_markdown, section_markdown
 from itpm.reports.project_view import ProjectView, project_view
-from itpm.reports.report_files import write_report
-from itpm.reports.retrospective import next_steps_sections, retrospective
+from itpm.reports.run_report import run_report
 from itpm.reports.run_status import host_rows, step_rows
 from itpm.rollout import Batch, Verdict
 from itpm.run_record import prior_spend
@@ -76,7 +75,7 @@ class ApprovalInput(RunInput):
 
 def run_tags(project_name: str, kind: str, environment: str, run_id: str) -> list[str]:
     """Return the tags of a project's flow run: ``['project:demo', 'kind:compliance', 'env:lab', 'itpm-run:...']``."""
-    return [f"project:{project_name}", f"kind:{kind}", f"env:{environment}", f"itpm-run:{run_id}"]
+    return [f"project:{project_name}", f"kind:{kind}", f"env:{environment}", run_tag(run_id)]
 
 
 def _end_stale_flow_runs(client: SyncPrefectClient, run_id: str, current: UUID) -> int:
@@ -88,7 +87,7 @@ def _end_stale_flow_runs(client: SyncPrefectClient, run_id: str, current: UUID) 
     """
     unfinished = client.read_flow_runs(
         flow_run_filter=FlowRunFilter(
-            tags=FlowRunFilterTags(all_=[f"itpm-run:{run_id}"]),
+            tags=FlowRunFilterTags(all_=[run_tag(run_id)]),
             state=FlowRunFilterState(
                 type=FlowRunFilterStateType(
                     not_any_=[StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED]
@@ -202,26 +201,24 @@ class _Board:
 
     def close(self, view: ProjectView) -> Path:
         """Attach the retrospective and the next steps, and write the HTML report; return the report's path."""
-        events = self.run.history()
-        retro, ahead = retrospective(view, events), next_steps_sections(view, events)
-        compliance = project_compliance(self.run.project, events, self.run.inventory, now().date())
-        if compliance:
+        report = run_report(view, self.run.history(), self.run.inventory)
+        if report.compliance:
             create_markdown_artifact(
-                markdown="# Compliance\n\n" + "\n".join(section_markdown(s) for s in compliance),
+                markdown="# Compliance\n\n" + "\n".join(section_markdown(s) for s in report.compliance),
                 key=f"{self.key}-compliance",
                 description=f"{self.run.project.title}: each control before and after, findings with evidence",
             )
         create_markdown_artifact(
-            markdown="# Retrospective\n\n" + "\n".join(section_markdown(s) for s in retro),
+            markdown="# Retrospective\n\n" + "\n".join(section_markdown(s) for s in report.retrospective),
             key=f"{self.key}-retrospective",
             description=f"{self.run.project.title}: planned vs actual, what failed, rework, approvals, risks",
         )
         create_markdown_artifact(
-            markdown="# Next steps\n\n" + "\n".join(section_markdown(s) for s in ahead),
+            markdown="# Next steps\n\n" + "\n".join(section_markdown(s) for s in report.next_steps),
             key=f"{self.key}-next-steps",
             description=f"{self.run.project.title}: what to do next, highest impact first",
         )
-        return write_report(view, (*compliance, *retro, *ahead), self.run.settings.reports_dir).html
+        return report.write(self.run.settings.reports_dir).html
 
 
 def _close(run: ProjectRun, board: _Board, status: RunEnd) -> ProjectView:

@@ -1,6 +1,7 @@
 """The one exception tree of itpm.
 
-Every error says what failed, where, and how to fix it. Only the CLI turns them into exit codes::
+Every error says what failed, where, and how to fix it. Only the CLI (itpm/cli/exit_codes.py) turns them into
+exit codes::
 
     ItpmError                        (exit 1 unless a subclass says otherwise)
     ├── InputError                   (exit 2: the user can fix it by changing an argument or a file)

@@ -36,6 +36,7 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from itpm import cli
+from itpm.cli import consoles
 from itpm.errors import InventoryError
 from itpm.execution.extra_vars import render_extra_vars, write_extra_vars
 from itpm.inventory import select_hosts
@@ -105,8 +106,8 @@ def run_cli(*args: str) -> CliOutcome:
     console = Console(file=buffer, width=10_000, color_system=None, soft_wrap=True)
     code: int | None = None
     with (
-        mock.patch.object(cli, "out", console),
-        mock.patch.object(cli, "err", console),
+        mock.patch.object(consoles, "out", console),
+        mock.patch.object(consoles, "err", console),
         mock.patch.object(sys, "argv", ["itpm", *args]),
         mock.patch.object(sys, "excepthook", sys.excepthook),  # typer installs its own on every call
     ):
