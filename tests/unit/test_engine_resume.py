@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from itpm import cli
+from itpm.cli import entry
 from itpm.log.events import RunFinished, RunStarted, StepAudited
 from itpm.log.locks import HostLocks
 from itpm.log.run_lease import RunAlreadyActive
@@ -153,10 +153,10 @@ def test_the_cli_says_who_works_the_run_and_exits_2(
     def resume(**_: object) -> int:
         raise RunAlreadyActive("engine-test-1", "pid 4242 on build-7")
 
-    monkeypatch.setattr(cli, "app", resume)
+    monkeypatch.setattr(entry, "app", resume)
     monkeypatch.setenv("COLUMNS", "300")
     with pytest.raises(SystemExit) as exited:
-        cli.main()
+        entry.main()
     assert exited.value.code == 2
     printed = " ".join(capsys.readouterr().err.split())
     assert "error: run engine-test-1 is already being worked by pid 4242 on build-7" in printed
