@@ -14,20 +14,16 @@ tool a typo in a limit silently narrows what gets changed.
 from __future__ import annotations
 
 import fnmatch
-import json
-import os
 import re
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from itpm.ansible_inventory import list_inventory, reading_inputs, reading_key
 from itpm.errors import InventoryError
-from itpm.executables import executable
-from itpm.settings import Settings
-from itpm.vault import VAULT_FILE_SETTING, vault_environment
+from itpm.file_memo import FileMemo, Seen
 from itpm.yaml_file import read_yaml
 
 __all__ = ["Inventory", "InventoryHost", "load_inventory", "natural_key", "select_hosts"]
@@ -150,12 +146,30 @@ def _expand(term: str, ordered_hosts: Sequence[str], groups: Mapping[str, Sequen
     return hosts
 
 
+# Each load_inventory caller gets its own deep copy: the models are frozen, their dicts (vars) are not.
+_LOADED: FileMemo[Inventory] = FileMemo(copy=lambda inventory: inventory.model_copy(deep=True))
+
+
 def load_inventory(path: Path) -> Inventory:
     """Parse an inventory with Ansible and return its typed view.
+
+    Parsed once per process while its files and Ansible's environment are unchanged (itpm/ansible_inventory.py
+    lists what counts): a repeated load answers from memory, and a load after any change (the engine moving hosts
+    between groups) parses again.
 
     Raises InventoryError for a missing file, a file Ansible cannot parse, an inventory without hosts, or a host
     or group name, address, port, user or key path that itpm cannot pass on safely (each says which and where).
     """
+    return _LOADED.get(reading_key(path), lambda: _read_inventory(path))
+
+
+def _read_inventory(path: Path) -> tuple[Inventory, Seen | None]:
+    """Return the typed view of ``path`` and how its inputs were before it was read."""
+    seen = reading_inputs(path)
+    return _parse_inventory(path), seen
+
+
+def _parse_inventory(path: Path) -> Inventory:
     if not path.exists():
         raise InventoryError(
             f"inventory {path} does not exist",
@@ -164,7 +178,7 @@ def load_inventory(path: Path) -> Inventory:
     if path.is_file() and path.suffix in (".yml", ".yaml"):
         # Ansible's yaml plugin drops line and column, and only warns about a group it cannot read.
         _check_yaml_shape(read_yaml(path, InventoryError, "inventory"), path)
-    data = _ansible_inventory_list(path)
+    data = list_inventory(path)
     hostvars: dict[str, dict[str, Any]] = data.get("_meta", {}).get("hostvars", {})
     members = _group_members(data)
     if not members.get("all"):
@@ -357,43 +371,3 @@ def _group_members(data: Mapping[str, Any]) -> dict[str, list[str]]:
 
     groups = [g for g in data if g != "_meta"]
     return {g: sorted(set(members(g, frozenset({g}))), key=natural_key) for g in groups}
-
-
-def _ansible_inventory_list(path: Path) -> dict[str, Any]:
-    plugin = "yaml" if path.suffix in (".yml", ".yaml") else ("ini" if path.is_file() else "auto,yaml,ini")
-    env = {
-        **os.environ,
-        "ANSIBLE_INVENTORY_ENABLED": plugin,
-        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
-        "ANSIBLE_NOCOLOR": "True",
-        # Vault-encrypted vars decrypt here too: checks read them from this view (itpm/vault.py).
-        **vault_environment(Settings().vault_password_file),
-    }
-    done = subprocess.run(
-        [executable("ansible-inventory"), "-i", str(path), "--list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
-        vault = any(sign in done.stderr for sign in ("no vault secrets", "Decryption failed"))
-        raise InventoryError(
-            f"inventory {path} cannot be parsed: {_ansible_error_summary(done.stderr)}",
-            fix=f"set {VAULT_FILE_SETTING} to the file holding the password of its vault-encrypted vars"
-            if vault
-            else "fix the file at the line given (it must be a valid Ansible YAML or INI inventory)",
-        )
-    parsed: dict[str, Any] = json.loads(done.stdout)
-    return parsed
-
-
-def _ansible_error_summary(stderr: str) -> str:
-    """Pick the cause and its origin out of Ansible's layered error text."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    cause = next((lines[i + 1] for i, line in enumerate(lines) if line == "<<< caused by >>>"), None)
-    origin = next((line for line in lines if line.startswith("Origin:") and ":" in line[8:]), None)
-    if cause:
-        return f"{cause} ({origin})" if origin else cause
-    errors = [line for line in lines if "ERROR" in line or "WARNING" in line]
-    return errors[-1] if errors else (lines[-1] if lines else "ansible-inventory failed")

@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
 from itpm.errors import InputError, ProjectFileError
+from itpm.file_memo import FileMemo, Seen
 from itpm.models.project import Project
 from itpm.yaml_file import read_yaml
 
@@ -51,12 +53,54 @@ def find_repo_root(path: Path) -> Path:
     )
 
 
+# Each caller gets its own deep copy: the models are frozen, their dicts (vars, rates) are not.
+_LOADED: FileMemo[BaseModel] = FileMemo(copy=lambda model: model.model_copy(deep=True))
+
+
 def load_model_file(path: Path, model: type[M], error: type[InputError], what: str, example: str) -> M:
     """Read and validate a YAML file people write as ``model``; raise ``error`` naming the file, field and fix.
 
     ``what`` names the kind of file in messages ("project file"), ``example`` a shipped file to start from.
     Paths inside the file resolve against the repository root above it.
+
+    Read once per process while unchanged: a repeated load answers from memory until the file changes, or a path
+    it names appears or disappears (a missing playbook is an error of the file), or the repository root moves.
     """
+    try:
+        key = (path.resolve(), model)
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte: the reading says what is wrong
+        return _validate_model_file(path, model, error, what, example)
+    loaded = _LOADED.get(key, lambda: _read_model_file(path, model, error, what, example))
+    return cast(M, loaded)  # the key holds the model class: the value is one
+
+
+def _read_model_file(path: Path, model: type[M], error: type[InputError], what: str, example: str) -> tuple[M, Seen]:
+    """Return the validated file and how it and what its validation looked at were, before it was read."""
+    seen = Seen.of([path])
+    value = _validate_model_file(path, model, error, what, example)
+    root = find_repo_root(path)
+    # Taken after validating (only then are the paths known); a path removed in between is missed until the file
+    # or another named path changes, and the run then fails where it uses it.
+    markers = [d / "playbooks" for d in path.resolve().parents if d.is_relative_to(root)]
+    return value, seen + Seen.of(presence=[*markers, *_named_paths(value)])
+
+
+def _named_paths(value: object) -> Iterator[Path]:
+    """Yield every path in a validated model: ``playbooks/baseline.yml``, ``checks/baseline``, ..."""
+    if isinstance(value, Path):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _named_paths(getattr(value, name))
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _named_paths(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _named_paths(item)
+
+
+def _validate_model_file(path: Path, model: type[M], error: type[InputError], what: str, example: str) -> M:
     if not path.is_file():
         raise error(f"{what} {path} does not exist", fix=f"give a path like {example}")
     data = read_yaml(path, error, what)

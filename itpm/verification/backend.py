@@ -20,6 +20,7 @@ end as unreachable, with its name and what happened.
 
 from __future__ import annotations
 
+import copy
 import functools
 import socket
 import time
@@ -33,6 +34,7 @@ from testinfra.backend.paramiko import ParamikoBackend
 
 from itpm.inventory import Inventory, InventoryHost, load_inventory
 from itpm.settings import Settings
+from itpm.verification.handed_inventory import received_inventory
 
 __all__ = ["HostConnectionFailed", "HostKeyRefused", "InventoryBackend", "inventory_at"]
 
@@ -47,8 +49,14 @@ class HostKeyRefused(HostConnectionFailed):
 
 @functools.lru_cache(maxsize=8)
 def inventory_at(path: str) -> Inventory:
-    """Return the inventory at ``path``, parsed once per process (pytest workers share nothing else)."""
-    return load_inventory(Path(path))
+    """Return the inventory at ``path`` for this checks' process, read once per process.
+
+    A verification hands its pytest processes the inventory the run parsed (verification/handed_inventory.py);
+    a hand-run pytest parses it here. Not for the run's own process, which holds its ``Inventory``: pass that to
+    ``InventoryBackend(..., inventory=...)`` (this cache would not see the engine rewrite the file).
+    """
+    handed = received_inventory(path)
+    return handed if handed is not None else load_inventory(Path(path))
 
 
 class InventoryBackend(ParamikoBackend):  # type: ignore[misc] # testinfra is untyped
@@ -57,12 +65,21 @@ class InventoryBackend(ParamikoBackend):  # type: ignore[misc] # testinfra is un
     NAME = "itpm"
     HAS_RUN_ANSIBLE = True  # enables host.ansible.get_variables(); host.ansible(...) modules are refused
 
-    def __init__(self, hostspec: str, *args: Any, ansible_inventory: str | None = None, **kwargs: Any) -> None:
-        if not ansible_inventory:
+    def __init__(
+        self,
+        hostspec: str,
+        *args: Any,
+        ansible_inventory: str | None = None,
+        inventory: Inventory | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if inventory is None and not ansible_inventory:
             raise HostConnectionFailed(
                 f"{hostspec}: the itpm:// connection needs --ansible-inventory=<the inventory Ansible uses>"
             )
-        self.inventory_host: InventoryHost = inventory_at(ansible_inventory).host(hostspec)
+        # A caller that holds the parsed inventory passes it (host_file.py); pytest passes its option.
+        view = inventory if inventory is not None else inventory_at(str(ansible_inventory))
+        self.inventory_host: InventoryHost = view.host(hostspec)
         self._connection_failure: HostConnectionFailed | None = None
         # The run's bounds reach this pytest process through ITPM_* variables (verification/runner.py sets them).
         self._bounds = Settings()
@@ -85,7 +102,9 @@ class InventoryBackend(ParamikoBackend):  # type: ignore[misc] # testinfra is un
     def get_variables(self) -> dict[str, Any]:
         """Return the host's inventory variables, plus ``inventory_hostname`` and ``group_names``."""
         host = self.inventory_host
-        return {**host.vars, "inventory_hostname": host.name, "group_names": list(host.groups)}
+        # A copy all the way down: the inventory is shared by every host of this process, and a check that changed
+        # a nested value would change it for the hosts checked after it.
+        return {**copy.deepcopy(host.vars), "inventory_hostname": host.name, "group_names": list(host.groups)}
 
     def run_ansible(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Refuse Ansible modules in checks: checks only read hosts, and the execution layer changes them."""

@@ -13,7 +13,7 @@ __all__ = ["read_host_file"]
 
 def read_host_file(inventory: Inventory, host: str, path: str) -> str:
     """Return the text of ``path`` on ``host``; ExecutionError when the host cannot be reached or has no such file."""
-    target = Host(InventoryBackend(host, ansible_inventory=str(inventory.path)))
+    target = Host(InventoryBackend(host, inventory=inventory))
     try:
         remote = target.file(path)
         if not remote.exists:

@@ -21,13 +21,14 @@ from itpm.execution.runner import new_run_id
 from itpm.inventory import Inventory
 from itpm.models.results import CheckOutcome, CheckResult, HostChecks, VerificationResult
 from itpm.settings import Settings
+from itpm.verification.handed_inventory import handed_inventory
 
 __all__ = ["parse_check_report", "verify", "worker_count"]
 
 # Measured with bench/verify.py (docs/performance.md) on 2 cores: each xdist worker is a new interpreter that
-# imports everything and parses the inventory again, so up to about a dozen hosts one process is fastest
-# (10 hosts: 3.4 s alone, 4.4 s with 4 workers); at 50 hosts 2 workers took 12.9 s, 4 took 13.4 s, none or 8
-# took 17.1 s. Beyond the serial range, one worker per core, at most 4.
+# imports everything (and then parsed the inventory again; it is handed the run's since), so up to about a dozen
+# hosts one process is fastest (10 hosts: 3.4 s alone, 4.4 s with 4 workers); at 50 hosts 2 workers took 12.9 s,
+# 4 took 13.4 s, none or 8 took 17.1 s. Beyond the serial range, one worker per core, at most 4.
 _SERIAL_UP_TO = 12
 _MAX_WORKERS = 4
 _PYTEST_EXIT_TESTS_FAILED = 1
@@ -98,7 +99,9 @@ def verify(
         command += ["-n", str(workers), "--dist", "loadgroup"]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **_checks_environment(settings)}
     started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    # The checks' processes read this inventory, not another `ansible-inventory` each (handed_inventory.py).
+    with handed_inventory(inventory) as handed:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env={**env, **handed})
     duration = time.monotonic() - started
     (run_dir / "pytest.log").write_text(done.stdout + done.stderr)
     if done.returncode == _PYTEST_EXIT_NO_TESTS:

@@ -1,4 +1,4 @@
-"""Project files: the shipped ones validate; every kind of mistake is named with its field path and fix."""
+"""Project files: the shipped ones validate; every kind of mistake is named with its field path and fix; read once."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import yaml
 
 from itpm.errors import ProjectFileError
 from itpm.project_file import load_project, project_schema
+from itpm.yaml_file import read_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 BASELINE = REPO / "projects" / "baseline-rollout.yaml"
@@ -96,3 +97,64 @@ def test_schema_is_json_schema_with_the_strategy() -> None:
     schema = project_schema()
     assert schema["title"] == "itpm project file" and "RolloutStrategy" in schema["$defs"]
     assert schema["$defs"]["RolloutStrategy"]["additionalProperties"] is False
+
+
+def _repo_copy(tmp_path: Path) -> Path:
+    """Return a repository-like tree whose playbooks, checks and standards each link to the real file."""
+    for folder in ("playbooks", "checks", "standards"):
+        (tmp_path / folder).mkdir()
+        for entry in (REPO / folder).iterdir():
+            (tmp_path / folder / entry.name).symlink_to(entry)
+    (tmp_path / "projects").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Collect the YAML files project_file reads (project files and standards alike)."""
+    seen: list[Path] = []
+
+    def counting(path: Path, *args: Any) -> Any:
+        seen.append(path)
+        return read_yaml(path, *args)
+
+    monkeypatch.setattr("itpm.project_file.read_yaml", counting)
+    return seen
+
+
+def test_an_unchanged_project_is_read_once_per_process(tmp_path: Path, reads: list[Path]) -> None:
+    path = _repo_copy(tmp_path) / "projects" / "p.yaml"
+    path.write_text(BASELINE.read_text())
+    first = load_project(path)
+    first.vars["changed_by_one_caller"] = 1
+    again = load_project(path)
+    assert reads == [path]
+    assert "changed_by_one_caller" not in again.vars  # each caller has its own copy
+    path.write_text(BASELINE.read_text().replace("title:", "title: Renamed", 1))
+    assert load_project(path).title.startswith("Renamed")
+    assert reads == [path, path]
+
+
+def test_a_playbook_removed_after_a_load_is_an_error_of_the_next(tmp_path: Path, reads: list[Path]) -> None:
+    path = _repo_copy(tmp_path) / "projects" / "p.yaml"
+    path.write_text(BASELINE.read_text())
+    load_project(path)
+    (tmp_path / "playbooks" / "baseline.yml").unlink()
+    with pytest.raises(ProjectFileError, match=r"playbooks/baseline\.yml does not exist"):
+        load_project(path)
+
+
+def test_a_changed_standard_is_read_again(tmp_path: Path, reads: list[Path]) -> None:
+    root = _repo_copy(tmp_path)
+    path = root / "projects" / "c.yaml"
+    path.write_text((REPO / "projects" / "compliance-audit.yaml").read_text())
+    standard = root / "standards" / "lab-baseline.yaml"
+    text = standard.read_text()
+    standard.unlink()
+    standard.write_text(text)  # a file of its own, not the link to the shipped one
+    load_project(path)
+    load_project(path)
+    assert reads == [path, standard]
+    standard.write_text(text.replace("SUDO-01", "SUDO-99"))
+    with pytest.raises(ProjectFileError, match="name control SUDO-01, which standard lab-baseline lacks"):
+        load_project(path)
