@@ -283,7 +283,10 @@ def test_a_takeover_meeting_a_late_renewal_waits_instead_of_failing(postgres_url
 
             thread = threading.Thread(target=take)
             thread.start()
-            waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            # Only this test's database: the cluster is shared with other tests (xdist), whose waits must not count.
+            waiting = text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
             deadline = time.monotonic() + 10
             while observer.execute(waiting).scalar_one() == 0:  # the takeover holds a:22 and waits for b:22
                 assert time.monotonic() < deadline
