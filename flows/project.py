@@ -313,7 +313,7 @@ def project_flow(
 def _run(run: ProjectRun, dry_run: bool) -> str:
     """Order the run's phases (see ``project_flow``)."""
     run_id, project = run.run_id, run.project
-    run.take_lease()  # before anything else: a second resume must not mark the live attempt's flow run Crashed
+    run.hold.take_lease()  # before anything else: a second resume must not mark the live attempt's flow run Crashed
     with get_client(sync_client=True) as client:
         flow_run_id = current_flow_run.id
         if flow_run_id:

@@ -17,7 +17,6 @@ the record and its reactions (costs, risks), scope, approvals and one batch's wo
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,15 +24,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from itpm.engine.approvals import ApprovalRefused, answer, check_approver
+from itpm.engine import approvals
+from itpm.engine.approvals import ApprovalRefused, check_approver
 from itpm.engine.batch_work import BatchOutcome, BatchWork
+from itpm.engine.change_window import wait_for_window
 from itpm.engine.costs import CostBooking
 from itpm.engine.defaults import AnsibleExecutor, LogJournal, TestinfraVerifier
+from itpm.engine.findings import audited, planned
+from itpm.engine.halt_notes import stop_note
 from itpm.engine.ports import Executor, Notifier, Verifier
 from itpm.engine.record import Reaction, RunRecord
 from itpm.engine.risk_watch import RiskWatch
+from itpm.engine.run_hold import RunHold
 from itpm.engine.run_vars import RunVars
-from itpm.engine.scope import excluded_hosts, pinned_scope, pinned_step_hosts, step_hosts
+from itpm.engine.scope import excluded_hosts, passed_every_step, pinned_scope, pinned_step_hosts, step_hosts
 from itpm.execution.runner import EventCallback, new_run_id
 from itpm.interrupts import deferred_signals
 from itpm.inventory import Inventory, load_inventory
@@ -48,16 +52,11 @@ from itpm.log.events import (
     PhaseChanged,
     RunFinished,
     RunStarted,
-    StepAudited,
-    StepPlanned,
-    now,
 )
-from itpm.log.locks import HostLocks, lock_key
-from itpm.log.run_lease import RunLease
+from itpm.log.locks import lock_key
 from itpm.log.store import ProjectLog
-from itpm.models.failures import HostFailure
 from itpm.models.project import PhaseName, Project, Step
-from itpm.models.results import CheckResult, PlaybookResult, VerificationResult
+from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.models.standard import Standard
 from itpm.models.statuses import RunEnd, Verdict
 from itpm.project_file import load_project
@@ -85,18 +84,16 @@ class ProjectRun:
     standard: Standard | None = None  # a compliance project's standard, read once when the run opens
     executor: Executor | None = None  # None: ansible-runner on the run's inventory
     verifier: Verifier | None = None  # None: testinfra on the run's inventory
-    record_of: RunRecord | None = field(default=None, repr=False)
-    _locks: HostLocks | None = field(default=None, repr=False)
-    _held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
-    _leased: bool = field(default=False, repr=False)
+    record_keeper: RunRecord = field(init=False, repr=False)  # the run's events, their fold, what reacts to them
+    hold: RunHold = field(init=False, repr=False)  # the run's lease and host locks
 
     def __post_init__(self) -> None:
         self.executor = self.executor or AnsibleExecutor(self.inventory, self.settings, owner=self.run_id)
         self.verifier = self.verifier or TestinfraVerifier(self.inventory, self.settings)
-        if self.record_of is None:
-            journal = LogJournal(self.log)
-            reactions: list[Reaction] = [CostBooking(self.project, self.requester, journal), RiskWatch(self.project)]
-            self.record_of = RunRecord(journal, self.run_id, reactions=reactions)
+        journal = LogJournal(self.log)
+        reactions: list[Reaction] = [CostBooking(self.project, self.requester, journal), RiskWatch(self.project)]
+        self.record_keeper = RunRecord(journal, self.run_id, reactions=reactions)
+        self.hold = RunHold(self.log, self.run_id, self.settings.lock_lease_seconds)
 
     @classmethod
     def open(
@@ -130,12 +127,6 @@ class ProjectRun:
     # -- the record --------------------------------------------------------------------------------------------
 
     @property
-    def record_keeper(self) -> RunRecord:
-        """Return the run's record (journal, fold, reactions, notifier)."""
-        assert self.record_of is not None  # set in __post_init__
-        return self.record_of
-
-    @property
     def state(self) -> RunState:
         """Return the run's state, folded from its log and kept up to date as events are recorded."""
         return self.record_keeper.state
@@ -148,13 +139,6 @@ class ProjectRun:
     @notifier.setter
     def notifier(self, notifier: Notifier) -> None:
         self.record_keeper.notifier = notifier
-
-    @property
-    def locks(self) -> HostLocks:
-        """Return this run's host locks (created on first use)."""
-        if self._locks is None:
-            self._locks = HostLocks(self.log, self.run_id, self.settings.lock_lease_seconds)
-        return self._locks
 
     def _common(self) -> dict[str, str]:
         return {"run_id": self.run_id, "project": self.project.name}
@@ -196,12 +180,6 @@ class ProjectRun:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
-    def take_lease(self) -> None:
-        """Hold the run's lease until ``close`` (idempotent); raises RunAlreadyActive naming who works the run."""
-        if not self._leased:
-            self._held.enter_context(RunLease(self.log, self.run_id, self.settings.lock_lease_seconds).hold())
-            self._leased = True
-
     def start(self, *, dry_run: bool = False) -> RunStarted:
         """Take the run's lease, then log the start (or resumption) of the run.
 
@@ -209,7 +187,7 @@ class ProjectRun:
         processes an earlier attempt of this run left on this machine: it is about to take over the same host
         locks (they are the run's own) and apply to the same hosts.
         """
-        self.take_lease()
+        self.hold.take_lease()
         resumed = self.state.first_start is not None
         if resumed:
             assert self.executor is not None
@@ -236,7 +214,7 @@ class ProjectRun:
 
     def finish(self, status: RunEnd | str) -> None:
         """Log the end of the run, release its host locks and its lease, and deliver the last notices."""
-        self.locks.release()
+        self.hold.locks.release()
         self.record(RunFinished(**self._common(), status=RunEnd(status)))
         self.close()
 
@@ -246,21 +224,16 @@ class ProjectRun:
         Resuming carries on from the log, as after a crash: a batch stopped halfway has no verdict, so its hosts
         are not done and are applied again.
         """
-        events = self.record_keeper.events
-        last = events[-1] if events else None
-        step, batch = (last.step, last.batch) if last else (None, None)
-        where = " of ".join(part for part in (batch, f"step {step}" if step else None) if part) or "its start"
-        note = f"stopped by {why} during {where}; itpm resume {self.run_id} carries on"
+        step, batch, note = stop_note(self.record_keeper.events, self.run_id, why)
         with deferred_signals():  # a second Ctrl-C must not leave the run's locks held or its end unlogged
-            self.locks.release()
+            self.hold.locks.release()
             self.record(RunFinished(**self._common(), step=step, batch=batch, status=RunEnd.INTERRUPTED, note=note))
             self.close()
 
     def close(self, notices_timeout_s: float = 30.0) -> None:
         """Let go of the run (idempotent): deliver queued notices within the bound, release the run's lease."""
         self.notifier.close(notices_timeout_s)
-        self._held.close()
-        self._leased = False
+        self.hold.let_go()
 
     # -- before changes ----------------------------------------------------------------------------------------
 
@@ -269,17 +242,7 @@ class ProjectRun:
         assert self.verifier is not None
         started = time.monotonic()
         result = self.verifier.verify(step.checks, self.step_hosts(step), self.run_vars.extravars(step))
-        self.record(
-            StepAudited(
-                **self._common(),
-                step=step.name,
-                stage=stage,
-                checks=sorted({c.name for r in result.hosts.values() for c in r.checks}),
-                passed=sorted(result.ok),
-                failed={h: _failures(r.failures) for h, r in result.failed.items()},
-                duration_s=time.monotonic() - started,
-            )
-        )
+        self.record(audited(self._common(), step, stage, result, duration_s=time.monotonic() - started))
         return result
 
     def baseline_taken(self, step: Step) -> bool:
@@ -295,15 +258,7 @@ class ProjectRun:
         assert self.executor is not None
         started = time.monotonic()
         result = self.executor.plan(step.playbook, self.step_hosts(step), self.run_vars.extravars(step))
-        self.record(
-            StepPlanned(
-                **self._common(),
-                step=step.name,
-                changes={h: [c.task for c in changes] for h, changes in result.plan.items()},
-                unreachable=sorted(result.unreachable),
-                duration_s=time.monotonic() - started,
-            )
-        )
+        self.record(planned(self._common(), step, result, duration_s=time.monotonic() - started))
         return result
 
     # -- approval ----------------------------------------------------------------------------------------------
@@ -322,16 +277,15 @@ class ProjectRun:
         self, step: Step, *, approver: str, approve: bool, comment: str = "", requested_at: datetime | None = None
     ) -> ApprovalDecided:
         """Record an answer to the step's gate; an answer from someone who may not approve is logged as refused."""
-        decision, reason = answer(self.project, step, approver=approver, approve=approve, requester=self.requester)
-        waited = (now() - requested_at).total_seconds() if requested_at else 0.0
-        decided = ApprovalDecided(
-            **self._common(),
-            step=step.name,
+        decided = approvals.decided(
+            self.project,
+            step,
+            self._common(),
+            requester=self.requester,
             approver=approver,
-            decision=decision,
+            approve=approve,
             comment=comment,
-            reason=reason,
-            waited_s=waited,
+            requested_at=requested_at,
         )
         self.record(decided)
         return decided
@@ -356,7 +310,7 @@ class ProjectRun:
 
         assert self.executor is not None and self.verifier is not None
         work = BatchWork(self.executor, self.verifier, self.record_keeper, on_event=self.on_event)
-        with self.locks.hold(keys, wait_s=self.settings.lock_wait_seconds, on_wait=waiting):
+        with self.hold.locks.hold(keys, wait_s=self.settings.lock_wait_seconds, on_wait=waiting):
             return work.run(
                 step, batch, todo, self.run_vars.extravars(step, batch), waived=self.run_vars.waived_checks()
             )
@@ -380,11 +334,7 @@ class ProjectRun:
         move = self.project.move_to_group
         if move is None:
             return None
-        scope = set(self.scope_hosts())
-        passed = set(scope)
-        for step in self.project.steps:
-            passed &= self.done_hosts(step) | (scope - set(self.step_hosts(step)))
-        hosts = [h for h in self.scope_hosts() if h in passed]
+        hosts = passed_every_step(self.state, self.inventory, self.project)
         if not hosts:
             return None
         inventory_file = self.inventory.path
@@ -402,14 +352,4 @@ class ProjectRun:
 
     def wait_for_window(self, step: Step, sleep: Callable[[float], None] = time.sleep) -> float:
         """Block until the step's change window is open (polling each minute); return seconds waited."""
-        window = step.strategy.change_window
-        waited = 0.0
-        while window is not None and not window.contains(now()):
-            sleep(60.0)
-            waited += 60.0
-        return waited
-
-
-def _failures(checks: tuple[CheckResult, ...]) -> list[HostFailure]:
-    """Return the typed failures of a host's checks that did not pass."""
-    return [f for f in map(HostFailure.of_check, checks) if f is not None]
+        return wait_for_window(step.strategy.change_window, sleep=sleep)

@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
 from itpm.errors import ItpmError
+from itpm.log.events import ApprovalDecided, now
 from itpm.models.project import Project, Step
 from itpm.models.statuses import Decision
 
-__all__ = ["ApprovalRefused", "answer", "check_approver"]
+__all__ = ["ApprovalRefused", "answer", "check_approver", "decided"]
 
 
 class ApprovalRefused(ItpmError):
@@ -42,3 +46,27 @@ def answer(project: Project, step: Step, *, approver: str, approve: bool, reques
     if reason:
         return Decision.REFUSED, reason
     return (Decision.APPROVED if approve else Decision.REJECTED), ""
+
+
+def decided(
+    project: Project,
+    step: Step,
+    common: Mapping[str, str],
+    *,
+    requester: str,
+    approver: str,
+    approve: bool,
+    comment: str = "",
+    requested_at: datetime | None = None,
+) -> ApprovalDecided:
+    """Return the log's record of an answer at ``step``'s gate: approved, rejected, or refused with the reason."""
+    decision, reason = answer(project, step, approver=approver, approve=approve, requester=requester)
+    return ApprovalDecided(
+        **common,
+        step=step.name,
+        approver=approver,
+        decision=decision,
+        comment=comment,
+        reason=reason,
+        waited_s=(now() - requested_at).total_seconds() if requested_at else 0.0,
+    )

@@ -9,14 +9,14 @@ and terminal shows the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from itpm.log.events import RolledBack
+from itpm.log.events import Event, RolledBack
 from itpm.models.failures import HostFailure
 from itpm.models.project import Step
 from itpm.rollout import Batch
 
-__all__ = ["halt_reason", "next_steps"]
+__all__ = ["halt_reason", "next_steps", "stop_note"]
 
 
 def _listed(failed: Mapping[str, HostFailure]) -> str:
@@ -45,3 +45,15 @@ def next_steps(run_id: str, batch: Batch, failed: Mapping[str, HostFailure], rol
         lines.append(f"{batch.label} was rolled back on {', '.join(rolled_back.ok)}.")
     lines.append(f"Fix the cause, then `itpm resume {run_id}` continues from {batch.label}.")
     return " ".join(lines)
+
+
+def stop_note(events: Sequence[Event], run_id: str, why: str) -> tuple[str | None, str | None, str]:
+    """Return where a stopped run stood (step, batch: those of its last event) and the note that says so.
+
+    ``('marker', 'marker/batch 2', 'stopped by SIGTERM during marker/batch 2 of step marker; itpm resume r1
+    carries on')``
+    """
+    last = events[-1] if events else None
+    step, batch = (last.step, last.batch) if last else (None, None)
+    where = " of ".join(part for part in (batch, f"step {step}" if step else None) if part) or "its start"
+    return step, batch, f"stopped by {why} during {where}; itpm resume {run_id} carries on"

@@ -14,7 +14,7 @@ from itpm.inventory import Inventory
 from itpm.models.project import Project, Step
 from itpm.run_state import RunState
 
-__all__ = ["excluded_hosts", "pinned_scope", "pinned_step_hosts", "step_hosts"]
+__all__ = ["excluded_hosts", "passed_every_step", "pinned_scope", "pinned_step_hosts", "step_hosts"]
 
 
 def step_hosts(inventory: Inventory, project: Project, step: Step) -> tuple[str, ...]:
@@ -50,3 +50,12 @@ def excluded_hosts(state: RunState, inventory: Inventory, project: Project, step
                 excluded[host] = earlier.name
     mine = set(pinned_step_hosts(state, inventory, project, step))
     return {h: s for h, s in excluded.items() if h in mine}
+
+
+def passed_every_step(state: RunState, inventory: Inventory, project: Project) -> list[str]:
+    """Return the scope's hosts that every step they belong to applied and verified, in scope order."""
+    scope = pinned_scope(state, inventory, project)
+    passed = set(scope)
+    for step in project.steps:
+        passed &= state.done(step.name) | (set(scope) - set(pinned_step_hosts(state, inventory, project, step)))
+    return [h for h in scope if h in passed]

@@ -97,7 +97,7 @@ def test_a_batch_waits_for_its_change_window_to_open(engine: Engine, monkeypatch
     window = {"days": ["sat"], "start": "22:00", "end": "02:00", "timezone": "Europe/Berlin"}
     run = engine.open(project(step(strategy={"change_window": window})))
     clock = _Clock(datetime(2026, 11, 28, 20, 57, 30, tzinfo=UTC))  # Saturday 21:57:30 in Berlin
-    monkeypatch.setattr("itpm.project_run.now", clock.now)
+    monkeypatch.setattr("itpm.engine.change_window.now", clock.now)
     windowed = run.project.steps[0]
     assert run.wait_for_window(windowed, sleep=clock.sleep) == 180.0
     assert clock.slept == [60.0, 60.0, 60.0] and clock.at.hour == 21 and clock.at.minute == 0  # 22:00:30 there
