@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from itpm.execution.events import AnsibleEvent
-from itpm.lab.fleet import HostState, LabStatus
+from itpm.lab.status import HostState, LabStatus
 from itpm.log.events import Event
 from itpm.models.results import CheckOutcome, HostStatus, PlaybookResult, VerificationResult
 from itpm.reports.project_view import MilestoneState, ProjectView

@@ -19,7 +19,7 @@ exit codes::
     ├── HostsLocked                  hosts held by other runs past the wait (log/locks.py)
     ├── LogSchemaError               (exit 2) the log's database is not one itpm can migrate (log/migrations)
     ├── ProjectLogError              the log's database is locked by another writer past the busy timeout, or its
-    │                                disk is full (log/store.py)
+    │                                disk is full (log/errors.py)
     ├── DeliveryFailed               a notice could not be sent; returned as a value, never raised to a run
     └── RolloutHalted, RunRejected   a run stopped by its rules or an approver (flows/project.py)
 

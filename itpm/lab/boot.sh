@@ -1,6 +1,6 @@
 #!/bin/sh
 # Boot one lab host. Runs as PID 1 of fresh mount, UTS, IPC and PID namespaces, inside the host's network
-# namespace (see itpm/lab/fleet.py), still seeing the controller's filesystem. It builds the host's own root
+# namespace (see itpm/lab/hosts.py), still seeing the controller's filesystem. It builds the host's own root
 # as an overlay (per-host upper dir over the shared read-only Debian root), pivots into it, and execs tini,
 # which reaps orphans and keeps the host alive whatever happens to sshd.
 #

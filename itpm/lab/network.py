@@ -22,6 +22,8 @@ __all__ = [
     "bridge_name",
     "delete_host_links",
     "ensure_bridge",
+    "free_subnet_index",
+    "host_address",
     "lab_subnet",
     "list_namespaces",
     "namespace_name",
@@ -58,6 +60,11 @@ def lab_subnet(index: int) -> ipaddress.IPv4Network:
     return ipaddress.IPv4Network(f"10.77.{index}.0/24")
 
 
+def host_address(subnet_index: int, index: int) -> str:
+    """Return the address of host ``h<index>`` in the lab's subnet: ``host_address(2, 3) == '10.77.2.4'``."""
+    return str(list(lab_subnet(subnet_index).hosts())[index])
+
+
 def run_ip(args: Sequence[str], *, batch: Iterable[str] = (), check: bool = True) -> str:
     """Run ``ip`` with ``args`` (and ``batch`` lines on stdin for ``-batch -``); return its stdout."""
     lines = "\n".join(batch)
@@ -79,6 +86,18 @@ def used_subnet_indexes() -> dict[int, str]:
             if address in LAB_SUPERNET:
                 taken[address.packed[2]] = link["ifname"]
     return taken
+
+
+def free_subnet_index(lab: str) -> int:
+    """Return the subnet index ``lab``'s bridge already has, else the first one no bridge has (hold machine_lock)."""
+    taken = used_subnet_indexes()
+    for index, interface in taken.items():
+        if interface == bridge_name(lab):
+            return index
+    for index in range(256):
+        if index not in taken:
+            return index
+    raise LabError("all 256 lab subnets of 10.77.0.0/16 are in use", fix="itpm lab down the labs you do not need")
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 Built once with ``debootstrap --variant=minbase`` (about 35-50 s here) and cached by a key of its recipe, so
 that a fresh checkout on the same machine reuses it. It holds no keys: host keys and authorized keys are
-written into each host's own overlay at boot (see ``itpm.lab.fleet``), so no lab host can read the controller's
+written into each host's own overlay at boot (see ``itpm.lab.overlay``), so no lab host can read the controller's
 files and no two hosts share a secret.
 """
 

@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, exc, select, update
 
 from itpm.errors import ItpmError
-from itpm.log.store import ProjectLog, ProjectLogError, locks_table
+from itpm.log.store import ProjectLog, ProjectLogError
+from itpm.log.tables import locks_table
 
 __all__ = ["HostLocks", "HostsLocked", "lock_key"]
 

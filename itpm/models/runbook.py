@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from itpm.models.project import GeneratedPath, RepoPath, Slug, VariableName, Variables
+from itpm.models.repo_path import GeneratedPath, RepoPath
+from itpm.models.slug import Slug
+from itpm.models.strict import StrictModel
+from itpm.models.variables import VariableName, Variables
 
 __all__ = ["FenceMethod", "Runbook", "RunbookAction", "RunbookHosts", "RunbookStep", "RunbookTargets"]
-
-
-class _Strict(BaseModel):
-    # No inf or nan: a target of .inf seconds is always met, and nan compares false with every limit.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RunbookAction(StrEnum):
@@ -35,7 +33,7 @@ class FenceMethod(StrEnum):
     LAB_SWITCH_PORT = "lab_switch_port"  # the lab's bridge port of the host goes down (like a switch port)
 
 
-class RunbookHosts(_Strict):
+class RunbookHosts(StrictModel):
     """The hosts a recovery involves (host names or, for clients, an Ansible pattern)."""
 
     primary: str
@@ -44,14 +42,14 @@ class RunbookHosts(_Strict):
     clients: str
 
 
-class RunbookTargets(_Strict):
+class RunbookTargets(StrictModel):
     """Recovery time and recovery point objectives."""
 
     rto_seconds: float = Field(gt=0)
     rpo_seconds: float = Field(gt=0)
 
 
-class RunbookStep(_Strict):
+class RunbookStep(StrictModel):
     """One step: on which of the runbook's hosts, what it does, and what on-call does if it fails."""
 
     name: Slug
@@ -76,7 +74,7 @@ class RunbookStep(_Strict):
         return self
 
 
-class Runbook(_Strict):
+class Runbook(StrictModel):
     """A runbook file."""
 
     name: Slug

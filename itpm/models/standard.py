@@ -13,9 +13,10 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from itpm.models.project import RepoPath
+from itpm.models.repo_path import RepoPath
+from itpm.models.strict import StrictModel
 
 __all__ = ["Control", "Remediation", "Severity", "Standard"]
 
@@ -31,11 +32,6 @@ class Severity(StrEnum):
     LOW = "low"
 
 
-class _Strict(BaseModel):
-    # No inf or nan: a target of .inf seconds is always met, and nan compares false with every limit.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
 def _identifier(value: str) -> str:
     if not _IDENTIFIER.fullmatch(value):  # fullmatch: `$` alone would let a trailing newline through
         raise ValueError(f"{value!r}: a role, task file or check name has letters, digits and underscores only")
@@ -45,14 +41,14 @@ def _identifier(value: str) -> str:
 Identifier = Annotated[str, AfterValidator(_identifier)]
 
 
-class Remediation(_Strict):
+class Remediation(StrictModel):
     """The Ansible role (and its task file) that brings a host into line with a control."""
 
     role: Identifier
     tasks: Identifier = "main"
 
 
-class Control(_Strict):
+class Control(StrictModel):
     """One requirement of the standard and how it is tested and fixed."""
 
     id: str = Field(pattern=r"^[A-Z]{2,6}-[0-9]{2}$", description="e.g. SSH-01")
@@ -63,7 +59,7 @@ class Control(_Strict):
     remediation: Remediation
 
 
-class Standard(_Strict):
+class Standard(StrictModel):
     """A standard file."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")

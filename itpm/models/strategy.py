@@ -16,7 +16,9 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
+
+from itpm.models.strict import StrictModel
 
 __all__ = ["ApprovalGate", "ChangeWindow", "HostCount", "RolloutStrategy", "Weekday", "count_of"]
 
@@ -64,10 +66,8 @@ class Weekday(StrEnum):
     SUN = "sun"
 
 
-class ChangeWindow(BaseModel):
+class ChangeWindow(StrictModel):
     """When hosts may be changed: ``days`` between ``start`` and ``end`` in ``timezone`` (end may pass midnight)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     days: tuple[Weekday, ...] = tuple(Weekday)
     start: time
@@ -95,10 +95,8 @@ class ChangeWindow(BaseModel):
         return (day in self.days and now >= self.start) or (yesterday in self.days and now < self.end)
 
 
-class ApprovalGate(BaseModel):
+class ApprovalGate(StrictModel):
     """A person with one of ``roles`` (other than the requester) must approve before the step changes hosts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     roles: tuple[str, ...] = Field(min_length=1)
     # Prefect's pause times out after one hour by default and fails the run; a change often waits longer. At most
@@ -106,10 +104,8 @@ class ApprovalGate(BaseModel):
     timeout_hours: float = Field(default=72.0, gt=0, le=_HOURS_A_YEAR)
 
 
-class RolloutStrategy(BaseModel):
+class RolloutStrategy(StrictModel):
     """Canary first, then batches; a batch fails past ``max_fail_percent`` of its hosts (the canary past none)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     canary: HostCount | None = 1
     batch_size: HostCount = "100%"

@@ -15,10 +15,11 @@ import re
 from collections.abc import Sequence
 from html import escape
 
+from itpm.reports.charts.burnup import burnup_chart
+from itpm.reports.charts.timeline import timeline_chart
 from itpm.reports.project_view import ProjectView
 from itpm.reports.section import ReportSection
 from itpm.reports.status_report import status_report
-from itpm.reports.svg_charts import burnup_chart, timeline_chart
 from itpm.reports.wording import percent
 
 __all__ = ["render_html", "section_html"]

@@ -26,10 +26,12 @@ from sqlalchemy import (
     text,
 )
 
+from itpm.log.database import log_engine
 from itpm.log.events import CostBooked, Event, HostApplied, NoteAdded, RunFinished, RunStarted
 from itpm.log.locks import HostLocks
 from itpm.log.migrations import VERSION_TABLE, LogSchemaError, alembic_config, current_revision, head_revision
-from itpm.log.store import ProjectLog, RunSummary, events_table, log_engine, metadata
+from itpm.log.store import ProjectLog, RunSummary
+from itpm.log.tables import events_table, metadata
 from tests import log_writer
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)

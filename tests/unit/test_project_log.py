@@ -26,7 +26,8 @@ from itpm.log.events import (
     RunStarted,
 )
 from itpm.log.locks import HostLocks, HostsLocked
-from itpm.log.store import ProjectLog, RunStatus, RunSummary, locks_table
+from itpm.log.store import ProjectLog, RunStatus, RunSummary
+from itpm.log.tables import locks_table
 from itpm.models.statuses import RunEnd
 from tests import log_writer
 

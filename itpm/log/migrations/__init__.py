@@ -10,7 +10,7 @@
   the others wait for it and then find the database at head.
 
 Each migration runs in a single transaction with the lock, so a crash midway leaves the previous revision.
-Revisions are written by hand and never import ``itpm.log.store``: its tables describe only the newest schema,
+Revisions are written by hand and never import ``itpm.log.tables``: they describe only the newest schema,
 a revision must keep describing its own step. There is no alembic.ini; ``alembic_config`` builds the
 configuration in code, e.g. to run an alembic command by hand::
 
@@ -82,7 +82,7 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def upgrade(engine: Engine, reader: Engine | None = None) -> None:
-    """Bring the database of ``engine`` (made by ``itpm.log.store.log_engine``) to the head revision.
+    """Bring the database of ``engine`` (made by ``itpm.log.database.log_engine``) to the head revision.
 
     ``reader`` (``ProjectLog.reader``) checks the revision without the write lock: a log already at the head,
     the usual case, opens while another process holds the lock. Raises LogSchemaError when the database is newer

@@ -21,7 +21,7 @@ down_revision: str | None = "0001"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-# The tables as this revision knows them (not itpm.log.store's, which follow the newest schema).
+# The tables as this revision knows them (not itpm.log.tables', which follow the newest schema).
 _events = sa.table(
     "events",
     sa.column("id", sa.Integer()),
