@@ -301,13 +301,16 @@ def project_flow(
     # logged, locks and lease released; ``itpm resume`` carries on from the log.
     with stop_on_signals():
         try:
-            return _run(run, dry_run)
+            outcome = _run(run, dry_run)
         except Interrupted as stop:
             run.stop(stop.signal_name)
             get_run_logger().warning("run %s %s", run.run_id, str(stop.for_run(run.run_id)).replace("\n", ";"))
             raise stop.for_run(run.run_id) from None
-        finally:
-            run.close()  # idempotent: the lease and the notices are let go however the run ended
+        except BaseException:
+            run.abandon()  # never masks the failure being raised (a locked log cannot release locks either)
+            raise
+        run.close()  # idempotent: after _close, only what a dry run or a completed run still holds
+        return outcome
 
 
 def _run(run: ProjectRun, dry_run: bool) -> str:

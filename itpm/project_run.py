@@ -17,6 +17,7 @@ the record and its reactions (costs, risks), scope, approvals and one batch's wo
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ from itpm.log.events import (
     RunStarted,
 )
 from itpm.log.locks import lock_key
-from itpm.log.store import ProjectLog
+from itpm.log.store import ProjectLog, ProjectLogError
 from itpm.models.project import PhaseName, Project, Step
 from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.models.standard import Standard
@@ -67,6 +68,8 @@ from itpm.settings import Settings
 from itpm.standard_file import load_standard
 
 __all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunEnd", "RunNotFound", "check_approver", "step_hosts"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -232,8 +235,20 @@ class ProjectRun:
 
     def close(self, notices_timeout_s: float = 30.0) -> None:
         """Let go of the run (idempotent): deliver queued notices within the bound, release the run's lease."""
-        self.notifier.close(notices_timeout_s)
-        self.hold.let_go()
+        try:
+            self.notifier.close(notices_timeout_s)
+        finally:
+            self.hold.let_go()
+
+    def abandon(self) -> None:
+        """Let go after a failure that ended the run; never raises, since that failure is the one to report.
+
+        What cannot be released now (the log locked or its disk full) expires with its lease.
+        """
+        try:
+            self.close(notices_timeout_s=5.0)
+        except ProjectLogError as error:
+            logger.warning("run %s: its locks and lease are left to expire: %s", self.run_id, error.message)
 
     # -- before changes ----------------------------------------------------------------------------------------
 

@@ -153,7 +153,7 @@ class StakeholderNotifier:
             except ValueError:  # a channel of no known kind has no word in the log (notify skips it too)
                 log.warning("notice to %s not logged: %s has no known kind", stakeholder.name, stakeholder.channel)
                 continue
-            self._record(
+            self._record_quietly(
                 NoticeSent(
                     run_id=self.run_id,
                     project=self.project.name,
@@ -167,3 +167,10 @@ class StakeholderNotifier:
                     error=error,
                 )
             )
+
+    def _record_quietly(self, entry: NoticeSent) -> None:
+        """Log ``entry``; a log that cannot be written now costs this record, not the run's own error or end."""
+        try:
+            self._record(entry)
+        except Exception:  # the log's own error says why; the run that owns the log reports it where it matters
+            log.exception("could not log that %s was not told about %s", entry.stakeholder, entry.about)

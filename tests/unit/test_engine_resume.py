@@ -15,6 +15,7 @@ from itpm.cli import entry
 from itpm.log.events import RunFinished, RunStarted, StepAudited
 from itpm.log.locks import HostLocks
 from itpm.log.run_lease import RunAlreadyActive
+from itpm.log.store import ProjectLogError
 from itpm.models.statuses import RunEnd, Verdict
 from itpm.project_run import ProjectRun
 from itpm.run_state import HostStepState
@@ -161,3 +162,16 @@ def test_the_cli_says_who_works_the_run_and_exits_2(
     printed = " ".join(capsys.readouterr().err.split())
     assert "error: run engine-test-1 is already being worked by pid 4242 on build-7" in printed
     assert "fix: follow it with `itpm log engine-test-1 --follow`" in printed
+
+
+def test_letting_go_after_a_failure_never_masks_it(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = engine.open(project())
+    run.start()
+
+    def locked() -> None:  # as when another writer holds the SQLite log past the busy timeout
+        raise ProjectLogError("the project log is locked by another writer: could not release host locks")
+
+    monkeypatch.setattr(run.hold.locks, "release", locked)
+    run.abandon()  # returns: the failure that ended the run is the one reported; the locks expire
+    with pytest.raises(ProjectLogError):
+        run.close()  # a plain close says what went wrong
