@@ -266,6 +266,13 @@ def test_runs_racing_for_the_same_hosts_never_hold_them_together(log: ProjectLog
 
 def test_a_takeover_meeting_a_late_renewal_waits_instead_of_failing(postgres_url: str) -> None:
     # PostgreSQL only: SQLite runs one writing transaction at a time, so the two cannot interleave there.
+    # PostgreSQL ends the transaction whose own deadlock check (deadlock_timeout after it began to wait) finds the
+    # cycle. The takeover waits first, so its check must come after the renewal closed the cycle, under any load:
+    # 5 s for the takeover's sessions, 60 s for the renewal (at the default 1 s a slow machine let the renewal's
+    # check come first and end the renewal instead, now and then).
+    with ProjectLog(postgres_url) as setup, setup.engine.begin() as connection:
+        database = connection.execute(text("SELECT current_database()")).scalar_one()
+        connection.execute(text(f"ALTER DATABASE \"{database}\" SET deadlock_timeout = '5s'"))
     with ProjectLog(postgres_url) as log:
         late = HostLocks(log, "late", lease_s=0.05)
         late.try_acquire({"h1": "a:22", "h2": "b:22"})
@@ -274,6 +281,7 @@ def test_a_takeover_meeting_a_late_renewal_waits_instead_of_failing(postgres_url
         outcome: list[object] = []
         renewed = locks_table.update().values(expires_at=datetime.now(UTC) + timedelta(seconds=60))
         with log.engine.connect() as renewal, log.engine.connect() as observer:
+            renewal.execute(text("SET deadlock_timeout = '60s'"))
             renewal.execute(renewed.where(locks_table.c.host_key == "b:22"))  # the renewal is halfway
 
             def take() -> None:
