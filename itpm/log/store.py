@@ -4,7 +4,8 @@ Both are tested. ``ITPM_LOG_URL=postgresql+psycopg://user:password@host/db`` sha
 give it a database of its own (Prefect's, for one, has an ``events`` table too). Opening a log brings its
 database to the newest schema (itpm.log.migrations); ``itpm.log.tables`` is the query side of that schema.
 
-Each event is committed on its own, so a SIGKILL of a flow loses nothing it had logged. SQLite runs in WAL
+Each event is committed on its own, so a SIGKILL of a flow loses nothing it had logged, and carries the hash of
+its run's previous event (itpm.log.chain), so that an edit, deletion or insertion afterwards shows. SQLite runs in WAL
 mode with ``BEGIN IMMEDIATE`` transactions: several flow processes append at once, and a writer waits for
 another (``busy_timeout``, ``ITPM_LOG_BUSY_TIMEOUT_SECONDS``) instead of failing. Reads take no write lock, so
 ``itpm status`` and a run's own reads go on while another process holds the log. A write that still cannot
@@ -28,6 +29,7 @@ from typing import TypedDict, Unpack
 from sqlalchemy import exc, select
 
 from itpm.log import migrations
+from itpm.log.chain import ChainHead, chain_head, event_hash, last_hash, lock_run
 from itpm.log.database import DEFAULT_BUSY_TIMEOUT_S, READ_ONLY, log_engine, log_url, utc
 from itpm.log.errors import ProjectLogError, explained, nearly_full
 from itpm.log.events import Event, event_adapter
@@ -113,9 +115,18 @@ class ProjectLog:
         self.close()
 
     def append(self, entry: Event) -> int:
-        """Commit one event, and its run's row in ``runs`` with it; return the event's id in the log: ``42``."""
+        """Commit one event, chained to its run's previous one, and its run's row in ``runs`` with it.
+
+        Returns the event's id in the log: ``42``. The read of the run's last hash and the insert are one step
+        for the run (itpm.log.chain): concurrent writers of one run take turns, those of other runs do not wait
+        for each other on PostgreSQL.
+        """
         at = utc(entry.at)
+        payload = json.loads(entry.model_dump_json())
         with self.explain_failures(f"write run {entry.run_id}'s {entry.kind} event"), self.engine.begin() as connection:
+            lock_run(connection, entry.run_id)
+            prev_hash = last_hash(connection, entry.run_id)
+            digest = event_hash(entry.run_id, prev_hash, payload)
             event_id = connection.execute(
                 events_table.insert()
                 .values(
@@ -126,11 +137,13 @@ class ProjectLog:
                     step=entry.step,
                     batch=entry.batch,
                     host=entry.host,
-                    payload=json.loads(entry.model_dump_json()),
+                    payload=payload,
+                    prev_hash=prev_hash,
+                    hash=digest,
                 )
                 .returning(events_table.c.id)
             ).scalar_one()
-            track_run(connection, entry, at)
+            track_run(connection, entry, at, digest)
         return int(event_id)
 
     def events(self, run_id: str | None = None, **filters: Unpack[EventFilter]) -> list[Event]:
@@ -164,6 +177,11 @@ class ProjectLog:
         with self.explain_failures("list runs"), self.reader.connect() as connection:
             ids = [row.run_id for row in connection.execute(query.order_by(events_table.c.id))]
         return list(dict.fromkeys(ids))
+
+    def chain_head(self, run_id: str) -> ChainHead | None:
+        """Return the head of the run's hash chain as stored (``itpm log verify`` checks it), None if unchained."""
+        with self.explain_failures(f"read run {run_id}'s chain"), self.reader.connect() as connection:
+            return chain_head(connection, run_id)
 
     def runs(self, project: str | None = None) -> list[RunSummary]:
         """Return the runs in the log (of one project), newest start first (see ``RunSummary``)."""
