@@ -246,7 +246,8 @@ def _misplaced(chained: Sequence[StoredEvent], index: int, expected: str, record
         siblings = [event for event in chained[: index + 1] if event.prev_hash == row.prev_hash]
         unfollowed = [event for event in siblings if event.hash not in followed and event.hash != recorded_head]
         forged = unfollowed[0] if unfollowed else row
-        other = next(event for event in siblings if event is not forged)
+        # The walk got here, so the event after the shared predecessor (or the first event) is a sibling too.
+        other = next((event for event in siblings if event is not forged), chained[index - 1])
         reason = f"it follows the same event as {other.logged.label}"
         if forged.hash == other.hash:
             reason = f"it is a copy of {other.logged.label}"
