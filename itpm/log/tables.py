@@ -31,8 +31,11 @@ events_table = Table(
     Column("prev_hash", String(64)),
     Column("hash", String(64)),
     Index("ix_events_project_at", "project", "at"),
-    # A run's events in log order: its newest, which each append reads for its hash, is one index step away.
+    # A run's events in log order: its newest, whose hash an append reads, is one index step away.
     Index("ix_events_run_id_id", "run_id", "id"),
+    # One event only may follow each event of a run: two writers of a run cannot fork its chain (itpm.log.chain).
+    # Events from before the chain have no prev_hash, and NULLs are distinct to a unique index.
+    Index("uq_events_run_id_prev_hash", "run_id", "prev_hash", unique=True),
 )
 
 # Host locks live beside the events (see itpm.log.locks): the same database, so they hold wherever the log does.

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import JSON, DateTime, Engine, String, column, delete, func, insert, select, table, text, update
+from sqlalchemy.exc import IntegrityError
 
-from itpm.log.chain import GENESIS, event_hash
+from itpm.log.chain import FORK_INDEX, GENESIS, event_hash, forked
 from itpm.log.chain_audit import ChainReport, verify_chain
 from itpm.log.chain_breaks import Tampering
 from itpm.log.database import log_engine
@@ -173,10 +174,15 @@ class _Snapshot:
 
 
 class Tamperer:
-    """SQL on the log's tables, as someone with the database's password would write it."""
+    """SQL on the log's tables, as someone with the database's password would write it.
+
+    Its first act: drop the index that refuses a second event after one (a fork), as such a person would.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP INDEX IF EXISTS {FORK_INDEX}"))
         with engine.connect() as connection:
             self.main = list(
                 connection.execute(select(events_table.c.id).where(events_table.c.run_id == MAIN)).scalars()
@@ -536,6 +542,34 @@ def _forks(engine: Engine, run_id: str) -> list[str]:
     )
     with engine.connect() as connection:
         return [str(digest) for digest in connection.execute(query).scalars()]
+
+
+def test_the_database_refuses_a_second_event_after_one(chain_url: str) -> None:
+    """A fork needs the unique index dropped first: a writer's bug (or a careless INSERT) cannot make one."""
+    with ProjectLog(chain_url) as log:
+        _build(log)
+        with log.engine.connect() as connection:
+            second = connection.execute(select(events_table).where(events_table.c.run_id == MAIN).limit(2)).all()[1]
+        with pytest.raises(IntegrityError) as refused, log.engine.begin() as connection:
+            forged = {name: value for name, value in second._mapping.items() if name != "id"}
+            connection.execute(insert(events_table).values({**forged, "hash": "ab" * 32}))
+    assert forked(refused.value)
+
+
+def test_logs_of_two_processes_appending_in_turn_each_follow_the_other(chain_url: str) -> None:
+    """Each log remembers the head it wrote; when the other moved it, the database refuses, and it reads anew."""
+    with ProjectLog(chain_url) as first, ProjectLog(chain_url) as second:
+        ids = [first.append(log_writer.run_started("turns"))]
+        for index in range(6):
+            ids.append((second if index % 2 == 0 else first).append(log_writer.sequence("turns", index)))
+        report = verify_chain(first, "turns")
+        with first.engine.connect() as connection:
+            rows = connection.execute(
+                select(events_table.c.id, events_table.c.prev_hash, events_table.c.hash).order_by(events_table.c.id)
+            ).all()
+    assert report.ok and report.runs[0].chained == 7
+    assert [row.id for row in rows] == ids
+    assert [row.prev_hash for row in rows] == [GENESIS, *(row.hash for row in rows[:-1])]
 
 
 def test_threads_appending_to_one_run_at_once_never_fork_its_chain(chain_url: str) -> None:

@@ -4,9 +4,10 @@
 run's last event, and ``chain_origin`` one row saying which events came before the chain: the highest event id
 at the time of this migration (``unchained_through``) and when it ran. Existing events are never rewritten: they
 keep no hash and stay outside the chain (``itpm log verify`` counts them as not covered), and a run that goes on
-after the upgrade starts its chain at its next event. The index on ``events.run_id`` becomes one on
-``(run_id, id)``: an append reads its run's last hash, the newest row of the run, and PostgreSQL would otherwise
-read every row of the run to find it (SQLite's index already held the row id).
+after the upgrade starts its chain at its next event. A unique index on ``(run_id, prev_hash)`` lets one event
+only follow each: two writers of a run cannot fork its chain. The index on ``events.run_id`` becomes one on
+``(run_id, id)``: an append may read its run's last hash, the newest row of the run, and PostgreSQL would
+otherwise read every row of the run to find it (SQLite's index already held the row id).
 
 Revision ID: 0003
 Revises: 0002
@@ -42,6 +43,7 @@ def upgrade() -> None:
     op.add_column("events", sa.Column("hash", _HASH))
     op.drop_index("ix_events_run_id", table_name="events")
     op.create_index("ix_events_run_id_id", "events", ["run_id", "id"])
+    op.create_index("uq_events_run_id_prev_hash", "events", ["run_id", "prev_hash"], unique=True)
     op.add_column("runs", sa.Column("head_hash", _HASH))
     op.create_table(
         "chain_origin",
@@ -62,6 +64,7 @@ def downgrade() -> None:
     # Batch mode: SQLite copies the table to drop a column (it keeps the rows); PostgreSQL drops it in place.
     with op.batch_alter_table("runs") as runs:
         runs.drop_column("head_hash")
+    op.drop_index("uq_events_run_id_prev_hash", table_name="events")
     op.drop_index("ix_events_run_id_id", table_name="events")
     op.create_index("ix_events_run_id", "events", ["run_id"])
     with op.batch_alter_table("events") as events:
