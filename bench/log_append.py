@@ -4,6 +4,7 @@ Run from the checkout, with the other itpm exported somewhere (``git archive`` o
 
     git archive main | tar -x -C /tmp/itpm-before
     .venv/bin/python bench/log_append.py --before /tmp/itpm-before
+    .venv/bin/python bench/log_append.py --before /tmp/itpm-before --postgres private  # a throwaway cluster
     .venv/bin/python bench/log_append.py --before /tmp/itpm-before --postgres postgresql+psycopg://u:p@host/postgres
 
 Each variant (``before``, ``after``: this checkout) appends ``--count`` events of a realistic mix (the writer of
@@ -12,7 +13,8 @@ the log tests: a RunStarted, then applied hosts, costs and notes) to one run, in
 
 - ``sqlite shm``: SQLite in /dev/shm (memory: the cost of itpm's own work per event);
 - ``sqlite disk``: SQLite in a temporary directory on disk (each commit synced: what a run pays);
-- ``postgres``: a fresh database on the server of ``--postgres`` (a URL of a database to create others from);
+- ``postgres``: a fresh database on the server of ``--postgres`` (a URL of a database to create others from,
+  or ``private``: a cluster of the bench's own, as the tests start one, fsync off);
 - ``... 4 writers``: the same count split over four threads appending to the one run at once, as a run's
   process, its notices thread and ``itpm note`` do.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -133,9 +136,26 @@ def _backends(arguments: argparse.Namespace, cleanup: contextlib.ExitStack) -> d
     if shm.is_dir():
         backends["sqlite shm"] = _sqlite(shm, cleanup)
     backends["sqlite disk"] = _sqlite(None, cleanup)  # the temporary directory, on disk unless TMPDIR says else
-    if arguments.postgres:
+    if arguments.postgres == "private":
+        backends["postgres"] = _postgres(_private_cluster(cleanup), cleanup)
+    elif arguments.postgres:
         backends["postgres"] = _postgres(arguments.postgres, cleanup)
     return backends
+
+
+def _private_cluster(cleanup: contextlib.ExitStack) -> str:
+    """Start a PostgreSQL cluster of the bench's own (the tests' kind); return its maintenance database's URL."""
+    sys.path.insert(0, str(REPO))
+    from tests.postgres import PostgresCluster, find_bindir  # noqa: PLC0415 - the tests' cluster, on demand
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL server programs (initdb, pg_ctl) are not installed")
+    cluster = PostgresCluster(bindir, Path(tempfile.mkdtemp(prefix="itpm-bench-pg-")), secrets.token_hex(16))
+    cleanup.callback(shutil.rmtree, cluster.directory, ignore_errors=True)
+    cleanup.callback(cluster.stop)
+    cluster.start()
+    return cluster.url("postgres")
 
 
 def _compare(before_checkout: Path, count: int, repeat: int, backends: dict[str, Callable[[], str]]) -> None:
