@@ -208,32 +208,21 @@ class Tamperer:
         with self.engine.begin() as connection:
             connection.execute(insert(events_table).values(row))
 
-    def forge(self, event_id: int, prev_hash: str, digest: str | None = None, **fields: Any) -> None:
+    def forge(self, event_id: int, prev_hash: str, digest: str | None = None) -> None:
         """Insert a note by mallory at ``event_id``, following ``prev_hash``; its hash computed unless given."""
-        template = self.row(self.main[0])
-        payload = {
-            "run_id": MAIN,
-            "project": "baseline",
-            "at": "2026-11-26T10:20:00Z",
-            "step": None,
-            "batch": None,
-            "host": None,
-            "kind": "note_added",
-            "author": "mallory",
-            "text": "approved by phone",
-            **fields,
-        }
+        at = datetime(2026, 11, 26, 10, 20, tzinfo=UTC)
+        note = NoteAdded(run_id=MAIN, project="baseline", at=at, author="mallory", text="approved by phone")
+        payload = note.model_dump(mode="json")  # what the log would store: a note that reads back as one
         self.insert(
             id=event_id,
             run_id=MAIN,
             project="baseline",
             kind="note_added",
-            at=datetime(2026, 11, 26, 10, 20, tzinfo=UTC),
+            at=at,
             payload=payload,
             prev_hash=prev_hash,
             hash=digest if digest is not None else event_hash(MAIN, prev_hash, payload),
         )
-        assert template["run_id"] == MAIN
 
     def hash_of(self, event_id: int) -> str:
         digest = self.row(event_id)["hash"]
