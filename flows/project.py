@@ -12,6 +12,7 @@ status report, updated after every batch.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 from uuid import UUID
@@ -197,7 +198,8 @@ class _Board:
         # Notices are logged by their own thread, straight to the log: the run's memory does not hold them.
         notices = run.log.events(run.run_id, kinds=["notice_sent"])
         events = [e for e in run.history() if not isinstance(e, NoticeSent)] + notices
-        return project_view(run.project, events, as_of=now(), prior_spend=self.prior_spend)
+        view = project_view(run.project, events, as_of=now(), prior_spend=self.prior_spend)
+        return replace(view, chain_head=run.log.chain_head(run.run_id))
 
     def close(self, view: ProjectView) -> Path:
         """Attach the retrospective and the next steps, and write the HTML report; return the report's path."""

@@ -15,7 +15,7 @@ from itpm.lab.status import HostState, LabStatus
 from itpm.log.events import Event
 from itpm.models.results import CheckOutcome, HostStatus, PlaybookResult, VerificationResult
 from itpm.reports.project_view import MilestoneState, ProjectView
-from itpm.reports.wording import duration, last_line, money, percent, when
+from itpm.reports.wording import duration, last_line, money, percent, plural, when
 
 __all__ = [
     "LiveEvents",
@@ -231,4 +231,13 @@ def project_screen(view: ProjectView) -> RenderableType:
         if attention
         else Text.from_markup("[green]Nothing needs attention.[/]")
     )
+    head = view.chain_head
+    if head is not None:  # for an auditor to note and compare later
+        parts.append(
+            Text(
+                f"Log chain: head {head.short} after {plural(head.chained, 'event')} "
+                f"(itpm log verify {status.run_id} --head {head.short})",
+                style="dim",
+            )
+        )
     return Group(*parts)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -81,12 +82,16 @@ def view_of(
 ) -> ProjectView:
     """Return the PM view of the run, counting what earlier runs of the same project spent against the budget.
 
+    The view carries the head of the run's hash chain (``chain_head``), which the status report shows.
+
     ``project`` is the run's project file as already loaded (a run in progress); None reads the file the run was
     started from.
     """
     project = project or project_of(started_event(log, run_id))
     events: list[Event] = log.events(run_id)
-    return project_view(project, events, as_of=as_of or now(), prior_spend=prior_spend(log, project.name, run_id))
+    view = project_view(project, events, as_of=as_of or now(), prior_spend=prior_spend(log, project.name, run_id))
+    # Read after the events: the head covers at least every event the view shows.
+    return replace(view, chain_head=log.chain_head(run_id))
 
 
 def prior_spend(log: ProjectLog, project: str, run_id: str) -> Decimal:

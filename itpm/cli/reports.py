@@ -1,8 +1,10 @@
-"""``itpm log``, ``status`` and ``report``: a run's record read back, as events, one screen, or the full report."""
+"""``itpm status`` and ``report``: a run's record read back, as one screen or the full report.
+
+``itpm log``, the record as events, is project_log.py's.
+"""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -15,36 +17,15 @@ from itpm.cli.typer_app import app
 from itpm.errors import InventoryError
 from itpm.inventory import Inventory, load_inventory
 from itpm.log.store import ProjectLog
-from itpm.project_run import ProjectRun
 from itpm.reports.run_report import run_report
 from itpm.run_record import find_run, view_of
 from itpm.settings import load_settings
 
-__all__ = ["log_command", "report_command", "status_command"]
+__all__ = ["report_command", "status_command"]
 
 RunReference = Annotated[
     str | None, typer.Argument(help="a run id, or a project (name or file) for its latest run; default: latest run")
 ]
-
-
-@app.command("log")
-def log_command(
-    run_id: Annotated[str, typer.Argument(help="a run id")],
-    host: Annotated[str | None, typer.Option(help="only events of this host")] = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new events until the run ends")] = False,
-) -> int:
-    """Print a run's project log: phases, batches, hosts, approvals, rollbacks, halts."""
-    log = ProjectLog.for_settings(load_settings())
-    if not log.events(run_id, kinds=["run_started"]):
-        ProjectRun.reopen(run_id, load_settings())  # raises RunNotFound with the recent run ids
-    last = 0
-    while True:
-        for event_id, entry in log.events_with_ids(run_id, host=host, after_id=last):
-            last = event_id
-            consoles.out.print(render.event_line(entry), highlight=False)
-        if not follow or log.events(run_id, kinds=["run_finished"]):
-            return EXIT_OK
-        time.sleep(1.0)
 
 
 @app.command("status")

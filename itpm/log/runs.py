@@ -72,8 +72,12 @@ def read_runs(connection: Connection, project: str | None = None) -> list[RunSum
     ]
 
 
-def track_run(connection: Connection, entry: Event, at: datetime) -> None:
-    """Bring the run's row in ``runs`` up to ``entry``, as migration 0002 derives it from the events."""
+def track_run(connection: Connection, entry: Event, at: datetime, head_hash: str) -> None:
+    """Bring the run's row in ``runs`` up to ``entry``, as migration 0002 derives it from the events.
+
+    ``head_hash`` is ``entry``'s hash: the row keeps the head of the run's chain, so that deleting the run's last
+    events shows (the chain alone ends where it was cut). Events before the run's start have no row to keep it.
+    """
     if isinstance(entry, RunStarted):
         row: dict[str, Any] = {
             "run_id": entry.run_id,
@@ -85,10 +89,11 @@ def track_run(connection: Connection, entry: Event, at: datetime) -> None:
             "updated_at": at,
             "status": "running",
             "dry_run": entry.dry_run,
+            "head_hash": head_hash,
         }
         _upsert_run(connection, row)
         return
-    changes: dict[str, Any] = {"updated_at": at}
+    changes: dict[str, Any] = {"updated_at": at, "head_hash": head_hash}
     if isinstance(entry, RunFinished):
         changes["status"] = entry.status.value
     # A run that never logged its start has no row: it is not listed, as run_ids does not list it either.

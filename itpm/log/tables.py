@@ -1,4 +1,4 @@
-"""The project log's tables as the code queries them: events, host locks, and one row per run.
+"""The project log's tables as the code queries them: events, host locks, one row per run, where the chain began.
 
 They describe the newest schema only and must match the head revision of ``itpm.log.migrations`` (a test
 compares them); the revisions in ``migrations/versions`` describe each step on their own and never import these.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["events_table", "locks_table", "metadata", "runs_table"]
+__all__ = ["chain_origin_table", "events_table", "locks_table", "metadata", "runs_table"]
 
 metadata = MetaData()
 
@@ -18,7 +18,7 @@ events_table = Table(
     "events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(100), nullable=False, index=True),
+    Column("run_id", String(100), nullable=False),
     Column("project", String(100), nullable=False, index=True),
     Column("kind", String(40), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False, index=True),
@@ -26,7 +26,16 @@ events_table = Table(
     Column("batch", String(200)),
     Column("host", String(255), index=True),
     Column("payload", JSON, nullable=False),
+    # The run's hash chain (itpm.log.chain): hex SHA-256 of the previous event of the run and of this one; both
+    # None for events logged before the chain began (see chain_origin).
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
     Index("ix_events_project_at", "project", "at"),
+    # A run's events in log order: its newest, whose hash an append reads, is one index step away.
+    Index("ix_events_run_id_id", "run_id", "id"),
+    # One event only may follow each event of a run: two writers of a run cannot fork its chain (itpm.log.chain).
+    # Events from before the chain have no prev_hash, and NULLs are distinct to a unique index.
+    Index("uq_events_run_id_prev_hash", "run_id", "prev_hash", unique=True),
 )
 
 # Host locks live beside the events (see itpm.log.locks): the same database, so they hold wherever the log does.
@@ -54,5 +63,16 @@ runs_table = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("status", String(20), nullable=False),
     Column("dry_run", Boolean, nullable=False),
+    Column("head_hash", String(64)),  # the hash of the run's last event, kept by append: a deleted tail shows
     Index("ix_runs_project_started_at", "project", "started_at"),
+)
+
+# One row (id 1), written by migration 0003 when the chain began: events up to ``unchained_through`` were logged
+# before it and carry no hash; every later one must.
+chain_origin_table = Table(
+    "chain_origin",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("unchained_through", Integer, nullable=False),
+    Column("began_at", DateTime(timezone=True), nullable=False),
 )

@@ -79,6 +79,7 @@ def status_report(view: ProjectView) -> StatusReport:
             ("Requested by", status.requester or "nobody yet"),
             ("State", run_state(status)),
             ("As of", when(view.as_of)),
+            *_chain_fact(view),
         ),
         progress=_progress(view),
         schedule=_schedule(view),
@@ -92,6 +93,18 @@ def status_report(view: ProjectView) -> StatusReport:
             bullets=view.attention,
         ),
     )
+
+
+def _chain_fact(view: ProjectView) -> tuple[tuple[str, str], ...]:
+    """Return the log chain's head as a fact an auditor notes, to compare later: none when the run has no chain.
+
+    ``(('Log chain', 'head `3f9a1c2b7d4e` after 31 events; `itpm log verify r1 --head 3f9a1c2b7d4e` checks it'),)``
+    """
+    head, run_id = view.chain_head, view.status.run_id
+    if head is None or not run_id:
+        return ()
+    check = f"`itpm log verify {run_id} --head {head.short}`"
+    return (("Log chain", f"head `{head.short}` after {plural(head.chained, 'event')}; {check} checks it"),)
 
 
 # -- figures -------------------------------------------------------------------------------------------------------

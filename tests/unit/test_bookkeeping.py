@@ -109,6 +109,9 @@ def test_status_and_book_at_the_command_line(log: ProjectLog, tmp_path: Path) ->
     assert "0 of 2 host-steps verified (0%)" in shown.stdout
     assert "EUR 180.00 (4.5%)" in shown.stdout
     assert "Every host baselined" in shown.stdout
+    head = log.chain_head(RUN)  # the start and the booking, chained: what an auditor notes
+    assert head is not None and head.chained == 2
+    assert f"Log chain: head {head.short} after 2 events (itpm log verify {RUN} --head {head.short})" in shown.stdout
     bad = itpm("book", RUN, "--amount", "lots", "--note", "x", state=tmp_path)
     assert (bad.returncode, "Traceback" in bad.stderr) == (2, False)
     assert "--amount 'lots' is not a number" in bad.stderr
@@ -122,6 +125,11 @@ def test_report_at_the_command_line_writes_html_and_markdown(log: ProjectLog, tm
     assert made.returncode == 0, made.stderr
     html, markdown = (Path(line) for line in made.stdout.split())
     assert html.parent == markdown.parent == tmp_path / "out"
+    head = log.chain_head(RUN)
+    assert head is not None
+    fact = f"head `{head.short}` after 1 event; `itpm log verify {RUN} --head {head.short}` checks it"
+    assert f"- **Log chain**: {fact}" in markdown.read_text()
+    assert f"<dt>Log chain</dt><dd>head <code>{head.short}</code> after 1 event;" in html.read_text()
     assert 'id="timeline-chart"' in html.read_text()
     assert "# Baseline hardening of the lab fleet" in markdown.read_text()
     assert "Recommendations, highest impact first" in markdown.read_text()

@@ -163,9 +163,9 @@ def _schema_differences(engine: Engine) -> list[object]:
 def test_the_tables_of_the_store_are_the_schema_at_head(engine: Engine) -> None:
     with ProjectLog(engine.url.render_as_string(hide_password=False)):
         pass
-    assert head_revision() == "0002"
+    assert head_revision() == "0003"
     with engine.connect() as connection:
-        assert current_revision(connection) == "0002"
+        assert current_revision(connection) == "0003"
     assert _schema_differences(engine) == []
 
 
@@ -200,7 +200,7 @@ def test_a_log_made_before_migrations_is_adopted_with_its_data(engine: Engine) -
         assert log.runs() == EXPECTED_RUNS
         assert HostLocks(log, "other", lease_s=60).held() == {"h1": "r5"}
         with log.engine.connect() as connection:
-            assert connection.execute(select(VERSIONS.c.version_num)).scalars().all() == ["0002"]
+            assert connection.execute(select(VERSIONS.c.version_num)).scalars().all() == ["0003"]
     assert _schema_differences(engine) == []
 
 
@@ -245,8 +245,9 @@ def test_processes_opening_a_fresh_log_at_once_migrate_it_once(log_url: str) -> 
     assert [line.split("Running upgrade", 1)[1].split(",")[0].strip() for line in migrations] == [
         "-> 0001",
         "0001 -> 0002",
+        "0002 -> 0003",
     ]
     with ProjectLog(log_url) as log:
         assert log.runs() == []
         with log.engine.connect() as connection:
-            assert current_revision(connection) == "0002"
+            assert current_revision(connection) == "0003"

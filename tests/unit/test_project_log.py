@@ -16,6 +16,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import text
 
+from itpm.log.chain_audit import verify_chain
 from itpm.log.events import (
     BatchStarted,
     CostBooked,
@@ -154,6 +155,7 @@ def test_concurrent_processes_lose_and_mix_nothing(log: ProjectLog, writers: int
         assert _untimed(events[1:-1]) == _untimed(log_writer.sequence(run_id, i) for i in range(count))
         assert [e.kind for e in (events[0], events[-1])] == ["run_started", "run_finished"]
     assert sorted(run.run_id for run in log.runs() if run.status == "completed") == runs
+    assert verify_chain(log).ok  # each run's chain whole: writers of other runs do not break it
 
 
 def _read_lines(process: subprocess.Popen[str], at_least: int, timeout_s: float) -> bytes:
@@ -193,8 +195,10 @@ def test_a_sigkilled_writer_loses_nothing_it_was_told_was_logged(log: ProjectLog
     expected = (log_writer.sequence("killed", i) for i in range(len(printed) - 1))
     assert _untimed(event for _, event in logged[1 : len(printed)]) == _untimed(expected)
     assert log.runs()[0].status == "running"  # the killed run never finished
+    assert verify_chain(log, "killed").ok  # the kill cut no event in half: the chain holds to the last commit
     log.append(RunFinished(run_id="killed", project="p", status="failed"))  # and the log takes more events
     assert log.runs()[0].status == "failed"
+    assert verify_chain(log, "killed").runs[0].chained == len(ids) + 1
 
 
 def test_locks_exclude_other_runs_until_released(log: ProjectLog) -> None:

@@ -69,7 +69,7 @@ def _scripts() -> ScriptDirectory:
 
 
 def head_revision() -> str:
-    """Return the newest revision these migrations know: ``'0002'``."""
+    """Return the newest revision these migrations know: ``'0003'``."""
     head = _scripts().get_current_head()
     if head is None:  # only a broken install (versions/ missing) gets here
         raise LogSchemaError("itpm ships no project log migrations", fix="reinstall itpm")
@@ -77,7 +77,7 @@ def head_revision() -> str:
 
 
 def current_revision(connection: Connection) -> str | None:
-    """Return the revision the database is at: ``'0002'``, or None before any (empty, or made before migrations)."""
+    """Return the revision the database is at: ``'0003'``, or None before any (empty, or made before migrations)."""
     return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 

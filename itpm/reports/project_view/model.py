@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from itpm.log.chain import ChainHead
 from itpm.models.project import Project
 from itpm.reports.wording import money, when
 from itpm.run_state import RunState
@@ -150,6 +151,9 @@ class ProjectView:
     burnup: tuple[BurnPoint, ...]
     compliance: tuple[CheckComparison, ...]
     failed_notices: tuple[str, ...] = ()
+    # The head of the run's hash chain when the view was made, for an auditor to note (itpm.log.chain); None when
+    # the view was folded from events alone, or none of the run's events is chained.
+    chain_head: ChainHead | None = None
 
     @property
     def percent_complete(self) -> float:
