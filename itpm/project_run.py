@@ -32,17 +32,17 @@ from itpm.engine.change_window import wait_for_window
 from itpm.engine.costs import CostBooking
 from itpm.engine.defaults import AnsibleExecutor, LogJournal, TestinfraVerifier
 from itpm.engine.findings import audited, planned
+from itpm.engine.group_moves import move_passed_hosts
 from itpm.engine.halt_notes import stop_note
 from itpm.engine.ports import Executor, Notifier, Verifier
 from itpm.engine.record import Reaction, RunRecord
 from itpm.engine.risk_watch import RiskWatch
 from itpm.engine.run_hold import RunHold
 from itpm.engine.run_vars import RunVars
-from itpm.engine.scope import excluded_hosts, passed_every_step, pinned_scope, pinned_step_hosts, step_hosts
+from itpm.engine.scope import excluded_hosts, pinned_scope, pinned_step_hosts, step_hosts
 from itpm.execution.runner import EventCallback, new_run_id
 from itpm.interrupts import deferred_signals
 from itpm.inventory import Inventory, load_inventory
-from itpm.inventory_groups import move_hosts
 from itpm.log.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -337,32 +337,14 @@ class ProjectRun:
 
     # -- after changes -----------------------------------------------------------------------------------------
 
-    def reaudit(self) -> dict[str, VerificationResult]:
-        """Run every step's checks again on its hosts (the after-baseline); return them by step."""
-        return {step.name: self.audit(step, "after") for step in self.project.steps}
-
     def move_verified_hosts(self) -> HostsMoved | None:
         """Move the hosts every step verified into the project's target group; log and return the move.
 
         None when the project moves no hosts. Repeating it (a resumed run) moves nothing twice.
         """
-        move = self.project.move_to_group
-        if move is None:
-            return None
-        hosts = passed_every_step(self.state, self.inventory, self.project)
-        if not hosts:
-            return None
-        inventory_file = self.inventory.path
-        moved = move_hosts(inventory_file, hosts, from_group=move.from_group, to_group=move.to_group)
-        self.inventory = load_inventory(inventory_file)
-        entry = HostsMoved(
-            **self._common(),
-            hosts=moved,
-            from_group=move.from_group,
-            to_group=move.to_group,
-            inventory=str(inventory_file),
-        )
-        self.record(entry)
+        entry, self.inventory = move_passed_hosts(self.project, self.state, self.inventory, self._common())
+        if entry is not None:
+            self.record(entry)
         return entry
 
     def wait_for_window(self, step: Step, sleep: Callable[[float], None] = time.sleep) -> float:
