@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import cast
 from uuid import UUID
@@ -162,10 +163,10 @@ def move_hosts_step(run: ProjectRun) -> int:
 class _Board:
     """The run's artifacts in the Prefect UI, rebuilt from the project log after every change."""
 
-    def __init__(self, run: ProjectRun) -> None:
+    def __init__(self, run: ProjectRun, spent_before: Decimal) -> None:
         self.run = run
         self.key = f"itpm-{run.project.name}"
-        self.prior_spend = prior_spend(run.log, run.project.name, run.run_id)  # once: earlier runs do not change
+        self.prior_spend = spent_before  # what earlier runs of the project spent: read once, it does not change
         progress_id = create_progress_artifact(
             progress=0.0, key=f"{self.key}-progress", description=f"{run.project.title}: host-steps verified"
         )
@@ -289,6 +290,7 @@ def project_flow(
     Without ``run_id`` (a run started from its deployment in the UI) the run gets a new id.
     """
     run = ProjectRun.open(Path(project_file), load_settings(), requester=requester, run_id=run_id)
+    spent_before = prior_spend(run.log, run.project.name, run.run_id)  # for the notices' briefings and the board
     run.notifier = StakeholderNotifier(
         run.project,
         run.run_id,
@@ -297,13 +299,13 @@ def project_flow(
         base_dir=find_repo_root(run.project_file),
         secrets=PrefectSecrets(),
         links=[link for link in (current_flow_run.ui_url,) if link],
-        prior_spend=prior_spend(run.log, run.project.name, run.run_id),
+        prior_spend=spent_before,
     )
     # Ctrl-C or SIGTERM (a Prefect cancellation too) stops the run wherever it is: Ansible ended, where it stopped
     # logged, locks and lease released; ``itpm resume`` carries on from the log.
     with stop_on_signals():
         try:
-            outcome = _run(run, dry_run)
+            outcome = _run(run, dry_run, spent_before)
         except Interrupted as stop:
             run.stop(stop.signal_name)
             get_run_logger().warning("run %s %s", run.run_id, str(stop.for_run(run.run_id)).replace("\n", ";"))
@@ -315,7 +317,7 @@ def project_flow(
         return outcome
 
 
-def _run(run: ProjectRun, dry_run: bool) -> str:
+def _run(run: ProjectRun, dry_run: bool, spent_before: Decimal) -> str:
     """Order the run's phases (see ``project_flow``)."""
     run_id, project = run.run_id, run.project
     run.hold.take_lease()  # before anything else: a second resume must not mark the live attempt's flow run Crashed
@@ -325,7 +327,7 @@ def _run(run: ProjectRun, dry_run: bool) -> str:
             tags = {*current_flow_run.tags, *run_tags(project.name, project.kind.value, project.environment, run_id)}
             client.update_flow_run(UUID(flow_run_id), tags=sorted(tags))
             _end_stale_flow_runs(client, run_id, UUID(flow_run_id))
-    board = _Board(run)
+    board = _Board(run, spent_before)
     run.start(dry_run=dry_run)
     run.enter_phase(PhaseName.INITIATION)
     run.enter_phase(PhaseName.PLANNING)

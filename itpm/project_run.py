@@ -326,9 +326,8 @@ class ProjectRun:
         assert self.executor is not None and self.verifier is not None
         work = BatchWork(self.executor, self.verifier, self.record_keeper, on_event=self.on_event)
         with self.hold.locks.hold(keys, wait_s=self.settings.lock_wait_seconds, on_wait=waiting):
-            return work.run(
-                step, batch, todo, self.run_vars.extravars(step, batch), waived=self.run_vars.waived_checks()
-            )
+            run_vars = self.run_vars  # once: both read today's waivers
+            return work.run(step, batch, todo, run_vars.extravars(step, batch), waived=run_vars.waived_checks())
 
     @property
     def run_vars(self) -> RunVars:

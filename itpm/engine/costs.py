@@ -65,7 +65,7 @@ class CostBooking:
         return []
 
     def _rolls_back(self, step: str | None) -> bool:
-        return any(s.name == step and s.rollback is not None for s in self.project.steps)
+        return step is not None and self.project.step(step).rollback is not None
 
     def _since_start(self, entry: Event, activity: str) -> list[CostBooked]:
         started = self._since.pop(entry.batch or "", None)
