@@ -24,7 +24,9 @@ from itpm.errors import ExecutionError
 __all__ = ["answer_approval"]
 
 
-def answer_approval(run_id: str, *, approver: str, approve: bool, comment: str, wait_seconds: float = 30) -> UUID:
+def answer_approval(
+    run_id: str, *, approver: str, approve: bool, comment: str, signature: str = "", wait_seconds: float = 30
+) -> UUID:
     """Resume the paused flow run of ``run_id`` with the approver's answer; return that flow run's id.
 
     The caller has read in the project log that the run waits for an approval. A flow that has just refused an
@@ -48,5 +50,8 @@ def answer_approval(run_id: str, *, approver: str, approve: bool, comment: str, 
             f"run {run_id} waits for approval in its log, but no paused flow run of it is in Prefect",
             fix=f"the flow process may have stopped: itpm resume {run_id}",
         )
-    resume_flow_run(paused[0].id, run_input={"approver": approver, "approve": approve, "comment": comment})
+    resume_flow_run(
+        paused[0].id,
+        run_input={"approver": approver, "approve": approve, "comment": comment, "signature": signature},
+    )
     return paused[0].id

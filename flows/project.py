@@ -29,18 +29,17 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType, FlowRunFilterTags
 from prefect.client.schemas.objects import StateType
-from prefect.flow_runs import pause_flow_run
-from prefect.input import RunInput
 from prefect.runtime import flow_run as current_flow_run
 from prefect.states import Crashed
 from prefect.utilities.annotations import quote
 
+from flows.gate import ApprovalInput, await_approval
 from flows.run_tag import run_tag
 from flows.secrets import PrefectSecrets
 from itpm.errors import ItpmError
 from itpm.interrupts import Interrupted, stop_on_signals
-from itpm.log.events import NoticeSent, StepPlanned, now
-from itpm.models.project import PhaseName, Step
+from itpm.log.events import NoticeSent, now
+from itpm.models.project import PhaseName
 from itpm.notify.stakeholders import StakeholderNotifier
 from itpm.project_file import find_repo_root, load_project
 from itpm.project_run import BatchOutcome, ProjectRun, RunEnd
@@ -65,14 +64,6 @@ class RolloutHalted(ItpmError):
 
 class RunRejected(ItpmError):
     """An approver rejected a step; nothing of it was changed."""
-
-
-class ApprovalInput(RunInput):
-    """What an approver answers (the Prefect UI shows this as a form; ``itpm approve`` sends it)."""
-
-    approver: str
-    approve: bool = True
-    comment: str = ""
 
 
 def run_tags(project_name: str, kind: str, environment: str, run_id: str) -> list[str]:
@@ -232,55 +223,6 @@ def _close(run: ProjectRun, board: _Board, status: RunEnd) -> ProjectView:
     return view
 
 
-def _await_approval(run: ProjectRun, step: Step) -> bool:
-    """Pause until someone allowed to approves or rejects the step; return whether it was approved."""
-    gate = step.strategy.approval
-    assert gate is not None
-    logger = get_run_logger()
-    run.request_approval(step)
-    requested = now()
-    attempt = 0
-    while True:
-        attempt += 1
-        answer = pause_flow_run(
-            wait_for_input=ApprovalInput.with_initial_data(
-                description=(
-                    f"Approve step **{step.name}** of {run.project.title} (run `{run.run_id}`, requested by "
-                    f"{run.requester}). Approvers need role {' or '.join(gate.roles)} and cannot be the requester."
-                    f"\n\n{_plan_summary(run, step)}"
-                ),
-                approver="",
-                approve=True,
-                comment="",
-            ),
-            timeout=int(gate.timeout_hours * 3600),
-            poll_interval=2,  # an approval should take effect in seconds, not Prefect's default 10
-            key=f"approval-{step.name}-{attempt}",
-        )
-        if answer is None:  # Prefect raises on timeout; no input at all means nobody approved
-            return False
-        decided = run.decide_approval(
-            step, approver=answer.approver, approve=answer.approve, comment=answer.comment, requested_at=requested
-        )
-        if decided.decision != "refused":
-            logger.info("step %s %s by %s", step.name, decided.decision, decided.approver)
-            return decided.decision == "approved"
-        logger.warning("approval refused: %s", decided.reason)
-
-
-def _plan_summary(run: ProjectRun, step: Step) -> str:
-    """Return the step's plan as the approver should see it: which hosts would change, and by how many tasks."""
-    plans = [e for e in run.history("step_planned") if isinstance(e, StepPlanned) and e.step == step.name]
-    if not plans:
-        return "No plan was recorded for this step."
-    changes = {host: tasks for host, tasks in plans[-1].changes.items() if tasks}
-    if not changes:
-        return "Plan: no host would change."
-    listed = ", ".join(f"{host} ({len(tasks)} tasks)" for host, tasks in sorted(changes.items())[:20])
-    more = f" and {len(changes) - 20} more" if len(changes) > 20 else ""  # noqa: PLR2004 - a readable list
-    return f"Plan: {len(changes)} of {len(plans[-1].changes)} hosts would change: {listed}{more}."
-
-
 @flow(name="itpm-project", flow_run_name=_flow_run_name, persist_result=False)
 def project_flow(
     project_file: str, run_id: str | None = None, requester: str = "prefect-deployment", dry_run: bool = False
@@ -341,7 +283,7 @@ def _run(run: ProjectRun, dry_run: bool, spent_before: Decimal) -> str:
 
     run.enter_phase(PhaseName.EXECUTION)
     for step in project.steps:
-        if run.approval_needed(step) and not _await_approval(run, step):
+        if run.approval_needed(step) and not await_approval(run, step):
             _close(run, board, RunEnd.REJECTED)
             raise RunRejected(f"step {step.name} of run {run_id} was rejected", fix="see the approval comment")
         for batch in run.batches(step):

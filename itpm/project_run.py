@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from itpm.engine import approvals
-from itpm.engine.approvals import ApprovalRefused, check_approver
+from itpm.engine.approvals import Answer, ApprovalRefused, check_approver
 from itpm.engine.batch_work import BatchOutcome, BatchWork
 from itpm.engine.change_window import wait_for_window
 from itpm.engine.costs import CostBooking
@@ -40,6 +40,7 @@ from itpm.engine.risk_watch import RiskWatch
 from itpm.engine.run_hold import RunHold
 from itpm.engine.run_vars import RunVars
 from itpm.engine.scope import excluded_hosts, pinned_scope, pinned_step_hosts, step_hosts
+from itpm.engine.signed_answers import signature_of
 from itpm.execution.runner import EventCallback, new_run_id
 from itpm.interrupts import deferred_signals
 from itpm.inventory import Inventory, load_inventory
@@ -65,9 +66,19 @@ from itpm.rollout import Batch, plan_batches, still_to_do
 from itpm.run_record import RunNotFound, started_event
 from itpm.run_state import RunState
 from itpm.settings import Settings
+from itpm.signing.allowed_signers import allowed_signers_of
 from itpm.standard_file import load_standard
 
-__all__ = ["ApprovalRefused", "BatchOutcome", "ProjectRun", "RunEnd", "RunNotFound", "check_approver", "step_hosts"]
+__all__ = [
+    "Answer",
+    "ApprovalRefused",
+    "BatchOutcome",
+    "ProjectRun",
+    "RunEnd",
+    "RunNotFound",
+    "check_approver",
+    "step_hosts",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -279,31 +290,51 @@ class ProjectRun:
     # -- approval ----------------------------------------------------------------------------------------------
 
     def approval_needed(self, step: Step) -> bool:
-        """Return whether the step still waits for an approval (none needed, or already approved in the log)."""
+        """Return whether the step still waits for approval (none needed, or enough that hold are in the log)."""
         return step.strategy.approval is not None and not self.state.approved(step.name)
 
-    def request_approval(self, step: Step) -> None:
-        """Log that the step waits for approval."""
+    def request_approval(self, step: Step) -> ApprovalRequested:
+        """Log that the step's gate is open: for which plan, against which signers, and why again if it lapsed."""
         gate = step.strategy.approval
         roles = list(gate.roles) if gate else []
-        self.record(ApprovalRequested(**self._common(), step=step.name, roles=roles, requester=self.requester))
+        gates = self.state.gates
+        signers = allowed_signers_of(self.project)
+        request = ApprovalRequested(
+            **self._common(),
+            step=step.name,
+            roles=roles,
+            requester=self.requester,
+            gate=f"{step.name}#{gates.openings.get(step.name, 0) + 1}",
+            plan_digest=gates.current_digest(step.name),
+            signatures_required=self.project.signatures_required,
+            allowed_signers=signers,
+            approvals_needed=1,
+            lapsed=self.state.approval_lapsed(step.name),
+        )
+        self.record(request)
+        return request
 
-    def decide_approval(
-        self, step: Step, *, approver: str, approve: bool, comment: str = "", requested_at: datetime | None = None
-    ) -> ApprovalDecided:
-        """Record an answer to the step's gate; an answer from someone who may not approve is logged as refused."""
-        decided = approvals.decided(
+    def decide_approval(self, step: Step, given: Answer, requested_at: datetime | None = None) -> ApprovalDecided:
+        """Record an answer to the step's gate; an answer that may not count is logged as refused, with why."""
+        decided = self.judge_answer(step, given, requested_at)
+        self.record(decided)
+        return decided
+
+    def judge_answer(self, step: Step, given: Answer, requested_at: datetime | None = None) -> ApprovalDecided:
+        """Return what an answer to the step's open gate would be recorded as (nothing is recorded)."""
+        gates = self.state.gates
+        seen = {signature_of(d.signature) for answers in gates.decisions.values() for d in answers if d.signature}
+        return approvals.decided(
             self.project,
             step,
             self._common(),
             requester=self.requester,
-            approver=approver,
-            approve=approve,
-            comment=comment,
+            given=given,
+            request=gates.requests.get(step.name),
+            seen=seen - {""},
+            earlier=gates.holding(step.name, self.state.done(step.name)),
             requested_at=requested_at,
         )
-        self.record(decided)
-        return decided
 
     # -- changing hosts ----------------------------------------------------------------------------------------
 

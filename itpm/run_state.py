@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from itpm.gate_book import GateBook
 from itpm.log.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -41,6 +42,7 @@ from itpm.log.events import (
     RunHalted,
     RunStarted,
     StepAudited,
+    StepPlanned,
 )
 from itpm.models.failures import HostFailure
 from itpm.models.results import HostStatus
@@ -81,7 +83,7 @@ class RunState:
     problems: dict[tuple[str, str], str] = field(default_factory=dict)  # (step, host) -> what failed, in words
     failures: dict[tuple[str, str], list[HostFailure]] = field(default_factory=dict)  # the latest, typed
     baselines: set[str] = field(default_factory=set)  # steps audited before any change
-    decisions: dict[str, list[ApprovalDecided]] = field(default_factory=dict)  # step -> answers, oldest first
+    gates: GateBook = field(default_factory=GateBook)  # openings, answers and plans of the run's gates
     waiting_for_approval: str = ""  # the step whose gate is open
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # batch label -> its latest verdict
     materialized_risks: set[str] = field(default_factory=set)
@@ -108,9 +110,18 @@ class RunState:
         """Return the step's hosts applied and verified by this run (a halted or rolled-back host is not done)."""
         return {host for (s, host), state in self.states.items() if s == step and state is HostStepState.VERIFIED}
 
+    @property
+    def decisions(self) -> dict[str, list[ApprovalDecided]]:
+        """Return each step's answers at its gate, oldest first."""
+        return self.gates.decisions
+
     def approved(self, step: str) -> bool:
-        """Return whether an approver allowed to approve said yes to the step's gate."""
-        return any(d.decision is Decision.APPROVED for d in self.decisions.get(step, []))
+        """Return whether enough people allowed to approve said yes to the step's gate, for the plan it now has."""
+        return self.gates.approved(step, self.done(step))
+
+    def approval_lapsed(self, step: str) -> str:
+        """Return why the step's earlier approvals no longer hold (the plan changed since; "" when none lapsed)."""
+        return self.gates.lapsed(step, self.done(step))
 
     @property
     def approvals(self) -> list[str]:
@@ -119,7 +130,8 @@ class RunState:
         for answers in self.decisions.values():
             for d in answers:
                 why = d.reason or d.comment
-                lines.append(f"{d.step}: {d.decision.value} by {d.approver}" + (f" ({why})" if why else ""))
+                proof = "" if d.decision is Decision.REFUSED else (", signed" if d.signed else ", unsigned")
+                lines.append(f"{d.step}: {d.decision.value} by {d.approver}{proof}" + (f" ({why})" if why else ""))
         return lines
 
     @property
@@ -151,11 +163,14 @@ class RunState:
         elif isinstance(entry, StepAudited):
             if entry.stage == "before":
                 self.baselines.add(step)
+        elif isinstance(entry, StepPlanned):
+            self.gates.apply(entry)
         elif isinstance(entry, ApprovalRequested):
+            self.gates.apply(entry)
             self.waiting_for_approval = step
         elif isinstance(entry, ApprovalDecided):
-            self.decisions.setdefault(step, []).append(entry)
-            if entry.decision.opens_gate:
+            self.gates.apply(entry)
+            if entry.decision is Decision.REJECTED or self.approved(step):
                 self.waiting_for_approval = ""
         elif isinstance(entry, BatchStarted):
             for host in entry.hosts:

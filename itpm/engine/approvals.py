@@ -1,4 +1,9 @@
-"""Who may answer a step's approval gate: a team member with one of the gate's roles, never the requester.
+"""Who may answer a step's approval gate, and with what proof: a gate role, not the requester, a signature.
+
+An answer counts when it comes from a team member with one of the gate's roles, never the requester, and, where
+the project requires it, with a signature of their own key (``signed_answers``).
+A gate that needs two approvals takes them from two people in two of its roles. Every answer is logged: a
+refused one with the reason and whatever signature it carried, as evidence of the attempt.
 
 >>> answer(project, step, approver="dana", approve=True, requester="dana")  # doctest: +SKIP
 (<Decision.REFUSED: 'refused'>, 'dana requested this run and cannot approve it: another person with role ...')
@@ -6,15 +11,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from itpm.engine.signed_answers import Answer, CheckedAnswer, check_signed
 from itpm.errors import ItpmError
-from itpm.log.events import ApprovalDecided, now
+from itpm.log.events import ApprovalDecided, ApprovalRequested, now
 from itpm.models.project import Project, Step
 from itpm.models.statuses import Decision
 
-__all__ = ["ApprovalRefused", "answer", "check_approver", "decided"]
+__all__ = ["Answer", "ApprovalRefused", "answer", "check_approver", "decided", "unsigned_refusal"]
 
 
 class ApprovalRefused(ItpmError):
@@ -48,25 +54,72 @@ def answer(project: Project, step: Step, *, approver: str, approve: bool, reques
     return (Decision.APPROVED if approve else Decision.REJECTED), ""
 
 
+def unsigned_refusal(project: Project, run_id: str) -> str:
+    """Return why an unsigned answer is refused where ``project`` requires signatures, and how to sign."""
+    return (
+        f"unsigned: project {project.name} requires signed approvals; sign with "
+        f"`itpm approve {run_id} --as <login> --key ~/.ssh/id_ed25519` (or paste the signed statement, "
+        "as the gate's page shows, into the form's signature field)"
+    )
+
+
+def _role_for(project: Project, step: Step, approver: str, earlier: Sequence[ApprovalDecided]) -> tuple[str, str]:
+    """Return the gate role ``approver`` answers in, or why their approval cannot count beside ``earlier`` ones."""
+    gate = step.strategy.approval
+    assert gate is not None
+    mine = [r for r in gate.roles if r in project.roles_of(approver)]
+    for d in earlier:
+        if any(p.is_(approver) and p.is_(d.approver) for p in project.team) or d.approver == approver:
+            return "", f"{approver} already approved this step; the next approval must come from another person"
+    free = [r for r in mine if r not in {d.role for d in earlier}]
+    if earlier and not free:
+        used = ", ".join(sorted({d.role for d in earlier}))
+        return "", f"this step's approvals need different roles: {used} has approved; another of {gate.roles} must"
+    return (free or mine or [""])[0], ""
+
+
 def decided(
     project: Project,
     step: Step,
     common: Mapping[str, str],
     *,
     requester: str,
-    approver: str,
-    approve: bool,
-    comment: str = "",
+    given: Answer,
+    request: ApprovalRequested | None = None,
+    seen: set[str] | None = None,
+    earlier: Sequence[ApprovalDecided] = (),
     requested_at: datetime | None = None,
 ) -> ApprovalDecided:
-    """Return the log's record of an answer at ``step``'s gate: approved, rejected, or refused with the reason."""
-    decision, reason = answer(project, step, approver=approver, approve=approve, requester=requester)
+    """Return the log's record of an answer at ``step``'s gate: approved, rejected, or refused with the reason.
+
+    ``request`` is the gate's opening (what a signature must name), ``seen`` the signatures the run recorded
+    before, ``earlier`` the approvals of this gate that still hold (a second one must be another person and role).
+    """
+    if given.signature.strip() and request is not None:
+        checked = check_signed(project, request, given, seen=seen or set())
+    else:
+        required = request is not None and request.signatures_required
+        refusal = unsigned_refusal(project, common["run_id"]) if required else ""
+        checked = CheckedAnswer(given.approver, given.approve, given.comment, refusal=refusal)
+    reason = checked.refusal or check_approver(project, step, checked.identity, requester)
+    role = ""
+    if not reason and checked.approve:
+        role, reason = _role_for(project, step, checked.identity, earlier)
+    decision = Decision.APPROVED if checked.approve else Decision.REJECTED
+    if reason:
+        decision = Decision.REFUSED
     return ApprovalDecided(
         **common,
         step=step.name,
-        approver=approver,
+        approver=checked.identity,
         decision=decision,
-        comment=comment,
+        comment=checked.comment,
         reason=reason,
         waited_s=(now() - requested_at).total_seconds() if requested_at else 0.0,
+        role=role,
+        gate=request.gate if request else "",
+        plan_digest=request.plan_digest if request else "",
+        signed=bool(given.signature.strip()) and not checked.refusal,
+        signature=given.signature,
+        signer_key=checked.signer_key,
     )

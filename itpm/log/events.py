@@ -122,6 +122,12 @@ class ApprovalRequested(_EventBase):
     kind: Literal["approval_requested"] = "approval_requested"
     roles: list[str]
     requester: str
+    gate: str = ""  # which opening of the step's gate: "<step>#<n>"; a signed answer names it
+    plan_digest: str = ""  # the plan an answer approves (itpm.signing.statement.plan_digest of its changes)
+    signatures_required: bool = False
+    allowed_signers: str = ""  # the allowed-signers list answers are verified against, as the run used it
+    approvals_needed: int = 1  # from different people (and roles, when more than one)
+    lapsed: str = ""  # why an earlier approval no longer holds (the plan changed since)
 
 
 class ApprovalDecided(_EventBase):
@@ -133,6 +139,12 @@ class ApprovalDecided(_EventBase):
     comment: str = ""
     reason: str = ""  # why a decision was refused (the requester approving their own run, a missing role)
     waited_s: float = 0.0
+    role: str = ""  # the gate's role the approver answered in
+    gate: str = ""  # the opening of the gate answered
+    plan_digest: str = ""  # the plan approved
+    signed: bool = False  # a good signature of a team member's key (False: a name typed into a form)
+    signature: str = ""  # the signed statement and its signature, as given (also when refused: the evidence)
+    signer_key: str = ""  # the fingerprint of the key that signed
 
 
 class HostsWaited(_EventBase):

@@ -20,6 +20,7 @@ from itpm.models.budget import Budget
 from itpm.models.compliance import Compliance, Waiver
 from itpm.models.risk import Level, Risk, RiskSignal
 from itpm.models.schedule import Milestone, Phase, PhaseName
+from itpm.models.signing import Signing
 from itpm.models.slug import Slug
 from itpm.models.step import GroupMove, Scope, Step
 from itpm.models.strict import StrictModel
@@ -41,6 +42,7 @@ __all__ = [
     "Risk",
     "RiskSignal",
     "Scope",
+    "Signing",
     "Stakeholder",
     "Step",
     "VariableName",
@@ -77,6 +79,7 @@ class Project(StrictModel):
     vars: Variables = {}  # extra vars of every playbook and check of the project (a step's own vars win)
     move_to_group: GroupMove | None = None  # when the run completes, for the hosts every step verified
     compliance: Compliance | None = None
+    signing: Signing | None = None
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @field_validator("steps")
@@ -111,6 +114,13 @@ class Project(StrictModel):
             if unknown:
                 raise ValueError(f"budget rates for role {', '.join(unknown)}, which no team member has")
         return self
+
+    @property
+    def signatures_required(self) -> bool:
+        """Return whether an approval must be signed: as the signing section says, else everywhere but the lab."""
+        if self.signing is not None and self.signing.required is not None:
+            return self.signing.required
+        return self.environment != "lab"
 
     def roles_of(self, identity: str) -> list[str]:
         """Return the roles of the team member ``identity`` names (a name, login or e-mail); empty if off the team."""

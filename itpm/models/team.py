@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from itpm.models.strict import StrictModel
 
@@ -32,6 +32,20 @@ class Person(StrictModel):
     user: str | None = None  # login name, as given to `itpm run --as` / `itpm approve --as`
     email: str | None = None
     on_call: bool = False
+    # The public half of their SSH signing key ("ssh-ed25519 AAAA..."): approvals signed with it are theirs.
+    signing_key: str | None = None
+
+    @field_validator("signing_key")
+    @classmethod
+    def _public_key(cls, key: str | None, info: ValidationInfo) -> str | None:
+        # Imported here: itpm.signing builds on these models, so a module-level import would be circular.
+        from itpm.signing.allowed_signers import parse_public_key  # noqa: PLC0415
+
+        if key is not None:
+            parse_public_key(key)  # raises ValueError saying what a key looks like
+            if not (info.data.get("user") or info.data.get("email")):
+                raise ValueError("a signing key needs the person's user or email: that is whom it signs as")
+        return key
 
     def is_(self, identity: str) -> bool:
         """Return whether ``identity`` (a name, login or e-mail address) is this person."""

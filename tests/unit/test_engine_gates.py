@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from itpm.engine.approvals import Answer
 from itpm.log.events import ApprovalDecided, HostVerified
 from itpm.log.events import now as real_now
 from itpm.models.failures import FailureKind
@@ -25,7 +26,7 @@ def test_a_gate_stays_open_until_a_team_member_with_the_role_approves(engine: En
     run.request_approval(gated)
     assert run.state.waiting_for_approval == "s"
     refused = [
-        run.decide_approval(gated, approver=who, approve=True)
+        run.decide_approval(gated, Answer(who, True))
         for who in ("dana", "Dana Engineer", "mallory", "erin")  # the requester (by login, by name), off the team
     ]
     assert [d.decision for d in refused] == [Decision.REFUSED] * 4
@@ -37,9 +38,7 @@ def test_a_gate_stays_open_until_a_team_member_with_the_role_approves(engine: En
     ]
     assert run.approval_needed(gated) and run.state.waiting_for_approval == "s"  # a refusal leaves the gate open
     asked_at = real_now() - timedelta(minutes=5)
-    approved = run.decide_approval(
-        gated, approver="chris", approve=True, comment="in the window", requested_at=asked_at
-    )
+    approved = run.decide_approval(gated, Answer("chris", True, "in the window"), requested_at=asked_at)
     assert approved.decision is Decision.APPROVED and approved.waited_s >= 300
     assert not run.approval_needed(gated) and run.state.waiting_for_approval == ""
     # The log, read by a resumption, holds every answer: the gate stays approved.
@@ -59,11 +58,11 @@ def test_a_rejection_closes_the_gate_without_approving(engine: Engine) -> None:
     run.start()
     gated = run.project.steps[0]
     run.request_approval(gated)
-    rejected = run.decide_approval(gated, approver="chris", approve=False, comment="not before the freeze ends")
+    rejected = run.decide_approval(gated, Answer("chris", False, "not before the freeze ends"))
     assert rejected.decision is Decision.REJECTED and rejected.reason == ""
     assert run.state.waiting_for_approval == ""  # nobody is waited for any more
     assert run.approval_needed(gated)  # and nothing was approved
-    assert run.state.approvals == ["s: rejected by chris (not before the freeze ends)"]
+    assert run.state.approvals == ["s: rejected by chris, unsigned (not before the freeze ends)"]
 
 
 def test_a_step_without_a_gate_needs_no_approval_and_takes_none(engine: Engine) -> None:
@@ -71,7 +70,7 @@ def test_a_step_without_a_gate_needs_no_approval_and_takes_none(engine: Engine) 
     run.start()
     ungated = run.project.steps[0]
     assert not run.approval_needed(ungated)
-    answer = run.decide_approval(ungated, approver="chris", approve=True)
+    answer = run.decide_approval(ungated, Answer("chris", True))
     assert (answer.decision, answer.reason) == (Decision.REFUSED, "step 's' needs no approval")
 
 

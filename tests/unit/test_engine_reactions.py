@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from itpm.engine.approvals import Answer
 from itpm.log.events import BatchFinished, BatchStarted, CostBooked, RiskRaised, RolledBack, StepAudited
 from itpm.models.failures import FailureKind
 from itpm.models.statuses import RunEnd, Verdict
@@ -82,9 +83,9 @@ def test_a_rejected_step_raises_the_risk_that_watches_for_rejections(engine: Eng
     run = engine.open(project(gated, step("other"), risks=RISKS))
     run.start()
     run.request_approval(run.project.steps[0])
-    run.decide_approval(run.project.steps[0], approver="dana", approve=False)  # refused: not a rejection
+    run.decide_approval(run.project.steps[0], Answer("dana", False))  # refused: not a rejection
     assert _raised(run) == {}
-    run.decide_approval(run.project.steps[0], approver="chris", approve=False, comment="freeze")
+    run.decide_approval(run.project.steps[0], Answer("chris", False, "freeze"))
     assert _raised(run) == {"R-REJECTED": "chris rejected step s: freeze"}
 
 

@@ -109,7 +109,7 @@ def test_approvals_baselines_and_refusals() -> None:
     assert state.baselines == {"s"} and not state.approved("s")
     state.apply(ApprovalDecided(**COMMON, step="s", approver="chris", decision="approved"))
     assert state.approved("s") and state.decisions["s"][-1].decision is Decision.APPROVED
-    assert state.approvals == ["s: refused by dana (requester)", "s: approved by chris"]
+    assert state.approvals == ["s: refused by dana (requester)", "s: approved by chris, unsigned"]
 
 
 def _project() -> Project:

@@ -86,7 +86,7 @@ def test_status_follows_the_events() -> None:
     assert status.problems[("s", "h3")] == "test_x: bad"
     assert (status.verified, status.total, round(status.progress_percent)) == (1, 3, 33)
     assert status.waiting_for_approval == ""
-    assert status.approvals == ["s: refused by dana (requester)", "s: approved by chris (ok)"]
+    assert status.approvals == ["s: refused by dana (requester)", "s: approved by chris, unsigned (ok)"]
 
 
 def test_rows_and_summary_are_plain_words() -> None:

@@ -1,0 +1,130 @@
+"""Whether a signed answer at a gate is what it claims: a team member's key, over this run, step, gate and plan.
+
+An answer carries a *bundle* (``itpm.signing.statement``): the statement the approver signed, then the signature.
+It is taken only when every check holds; otherwise the refusal says which one failed, in words an approver can act
+on. The checks, in order: the bundle and the statement can be read; the signature is made for itpm's approval
+namespace; its key is in the allowed signers the gate was opened with; that key belongs to the person the
+statement names, and that is who the answer claims to be; ``ssh-keygen -Y verify`` accepts it over the statement's
+exact bytes; the signer is not the requester; the statement is about this run, project, step, opening of the gate
+and plan; and its signature was not recorded before (a replay).
+
+>>> checked = check_signed(project, request, Answer("chris", True, "", bundle_text), seen=set())  # doctest: +SKIP
+>>> checked.refusal, checked.identity, checked.approve  # doctest: +SKIP
+('', 'chris', True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from itpm.log.events import ApprovalRequested
+from itpm.models.project import Project
+from itpm.signing import ssh_keygen
+from itpm.signing.allowed_signers import parse_allowed_signers
+from itpm.signing.sshsig import MalformedSignature, read_signature
+from itpm.signing.statement import APPROVAL_NAMESPACE, Statement, parse_statement, split_bundle
+
+__all__ = ["Answer", "CheckedAnswer", "check_signed", "signature_of"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as given at the gate: who claims to answer, yes or no, why, and the signed bundle (or "")."""
+
+    approver: str
+    approve: bool
+    comment: str = ""
+    signature: str = ""
+
+
+@dataclass(frozen=True)
+class CheckedAnswer:
+    """A signed answer read and checked: who signed, what they decided, the key, or why it was refused."""
+
+    identity: str  # the signer's login or e-mail as the statement names it (the claimed name when refused early)
+    approve: bool
+    comment: str
+    signer_key: str = ""  # the key's fingerprint, when the signature could be read
+    refusal: str = ""
+
+
+def signature_of(bundle_text: str) -> str:
+    """Return the armored signature of a bundle, as compared for replays ("" when there is none)."""
+    try:
+        return split_bundle(bundle_text)[1]
+    except ValueError:
+        return ""
+
+
+def _expected(statement: Statement, project: Project, request: ApprovalRequested) -> str:
+    """Return why ``statement`` is about another run, step, gate or plan than ``request`` (empty if it is not)."""
+    wrong = [
+        (statement.purpose, "approval", "a {} statement, not an approval"),
+        (statement.run, request.run_id, "signed for run {}, not this run ({})"),
+        (statement.project, project.name, "signed for project {}, not {}"),
+        (statement.step, request.step or "", "signed for step {}, not {}"),
+        (statement.gate, request.gate, "signed for gate opening {}, not the open one ({}): sign again"),
+        (
+            statement.plan,
+            request.plan_digest,
+            "signed for another plan ({}; the plan now is {}): review the plan again, then sign",
+        ),
+    ]
+    for got, want, words in wrong:
+        if got != want:
+            return words.format(got, want)
+    if statement.decision not in ("approve", "reject"):
+        return f"the statement's decision is {statement.decision!r}: it must be approve or reject"
+    return ""
+
+
+def check_signed(  # noqa: PLR0911 - one return per check, in the order the module's docstring gives
+    project: Project, request: ApprovalRequested, answer: Answer, *, seen: set[str]
+) -> CheckedAnswer:
+    """Check ``answer``'s bundle against the open gate ``request``; ``seen`` holds the run's recorded signatures."""
+    refused = CheckedAnswer(answer.approver, answer.approve, answer.comment)
+    try:
+        text, armored = split_bundle(answer.signature)
+        statement = parse_statement(text)
+        signature = read_signature(armored)
+    except (ValueError, MalformedSignature) as unreadable:
+        return _refuse(refused, f"not a signed approval: {unreadable}")
+    refused = CheckedAnswer(answer.approver or statement.signer, answer.approve, answer.comment, signature.fingerprint)
+    if signature.namespace != APPROVAL_NAMESPACE:
+        return _refuse(refused, f"signed for namespace {signature.namespace!r}, not {APPROVAL_NAMESPACE!r}")
+    owners = [s for s in parse_allowed_signers(request.allowed_signers) if s.key_blob == signature.key_blob]
+    if not owners:
+        return _refuse(refused, f"signed with key {signature.fingerprint}, which is not in the allowed signers")
+    principals = {p for s in owners for p in s.principals}
+    signer = next((p for p in project.team if p.is_(statement.signer)), None)
+    if statement.signer not in principals:
+        return _refuse(
+            refused,
+            f"the statement says it is signed by {statement.signer}, but key {signature.fingerprint} "
+            f"is {', '.join(sorted(principals))}'s",
+        )
+    if signer is None:
+        return _refuse(refused, f"{statement.signer} signed, but is not on the project team")
+    if answer.approver and not signer.is_(answer.approver):
+        return _refuse(refused, f"the answer claims {answer.approver}, but {statement.signer} signed it")
+    problem = ssh_keygen.verify(
+        text.encode("utf-8"),
+        armored,
+        request.allowed_signers,
+        principal=statement.signer,
+        namespace=APPROVAL_NAMESPACE,
+    )
+    if problem:
+        return _refuse(refused, f"the signature does not match the statement (changed after signing?): {problem}")
+    if signer.is_(request.requester):
+        return _refuse(refused, f"signed with the key of {statement.signer}, who requested this run")
+    elsewhere = _expected(statement, project, request)
+    if elsewhere:
+        return _refuse(refused, elsewhere)
+    if armored in seen:
+        return _refuse(refused, "replayed: this signature was recorded in the run before")
+    return CheckedAnswer(statement.signer, statement.decision == "approve", statement.comment, signature.fingerprint)
+
+
+def _refuse(answer: CheckedAnswer, why: str) -> CheckedAnswer:
+    return CheckedAnswer(answer.identity, answer.approve, answer.comment, answer.signer_key, refusal=why)
