@@ -8,7 +8,7 @@ changed. Hosts already done are left out of the comparison: having changed them,
 >>> book.approved("baseline", done=set())  # doctest: +SKIP
 False
 >>> book.lapsed("baseline", done=set())  # doctest: +SKIP
-'the approval by chris (plan sha256:3f1c…) no longer holds: h2 would now change 3 tasks (1 when approved)'
+"the approval by chris (plan sha256:3f1c…) no longer holds: the plan changed: h2 would also change 'motd'"
 """
 
 from __future__ import annotations
@@ -24,21 +24,34 @@ __all__ = ["GateBook", "plan_changes"]
 _LISTED = 5  # hosts named in a lapse's reason; the rest are counted
 
 
-def plan_changes(approved: dict[str, list[str]], now: dict[str, list[str]], done: set[str]) -> list[str]:
-    """Return how the plan ``now`` differs from ``approved`` on hosts not ``done``, one phrase per host."""
+def _pairs(plan: StepPlanned, host: str) -> list[tuple[str, str]]:
+    tasks = plan.changes.get(host, [])
+    digests = plan.diffs.get(host, [])
+    return [(task, digests[i] if i < len(digests) else "") for i, task in enumerate(tasks)]
+
+
+def plan_changes(approved: StepPlanned, now: StepPlanned, done: set[str]) -> list[str]:
+    """Return what the plan ``now`` would do beyond ``approved`` on hosts not ``done``, one phrase per host.
+
+    Doing less than was approved is covered by the approval: a host the run already changed in part (an apply
+    cut short, then resumed) plans fewer tasks. A host new to the plan, a task not approved there, or an approved
+    task whose diff is another one, is not.
+    """
     differences = []
-    for host in sorted((set(approved) | set(now)) - done):
-        before, after = approved.get(host), now.get(host)
-        if before == after:
+    for host in sorted(set(now.changes) - done):
+        after = _pairs(now, host)
+        if not after:
             continue
-        if before is None:
-            differences.append(f"{host} is new in the plan ({len(after or [])} tasks)")
-        elif after is None:
-            differences.append(f"{host} is no longer in the plan")
-        elif len(before) != len(after):
-            differences.append(f"{host} would now change {len(after)} tasks ({len(before)} when approved)")
-        else:
-            differences.append(f"{host} would change other tasks: {', '.join(t for t in after if t not in before)}")
+        if host not in approved.changes:
+            differences.append(f"{host} is new in the plan ({len(after)} tasks)")
+            continue
+        before = _pairs(approved, host)
+        new_tasks = [task for task, _ in after if task not in {t for t, _ in before}]
+        other_diffs = [task for task, diff in after if (task, diff) not in before and task not in new_tasks]
+        if new_tasks:
+            differences.append(f"{host} would also change {', '.join(repr(t) for t in new_tasks)}")
+        if other_diffs:
+            differences.append(f"{host} would change {', '.join(repr(t) for t in other_diffs)} differently")
     return differences
 
 
@@ -50,7 +63,7 @@ class GateBook:
     openings: dict[str, int] = field(default_factory=dict)  # step -> how often its gate opened
     decisions: dict[str, list[ApprovalDecided]] = field(default_factory=dict)  # step -> answers, oldest first
     plans: dict[str, StepPlanned] = field(default_factory=dict)  # step -> its latest plan
-    plan_of_digest: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    plan_of_digest: dict[str, StepPlanned] = field(default_factory=dict)
 
     def apply(self, entry: ApprovalRequested | ApprovalDecided | StepPlanned) -> None:
         """Fold one gate or plan event."""
@@ -62,19 +75,19 @@ class GateBook:
             self.decisions.setdefault(step, []).append(entry)
         else:
             self.plans[step] = entry
-            self.plan_of_digest[plan_digest(entry.changes)] = entry.changes
+            self.plan_of_digest[plan_digest(entry.changes, entry.diffs)] = entry
 
     def current_digest(self, step: str) -> str:
         """Return the digest of the step's latest plan ("" before it is planned)."""
         plan = self.plans.get(step)
-        return plan_digest(plan.changes) if plan else ""
+        return plan_digest(plan.changes, plan.diffs) if plan else ""
 
     def _lapse(self, approval: ApprovalDecided, done: set[str]) -> list[str]:
         approved = self.plan_of_digest.get(approval.plan_digest)
         latest = self.plans.get(approval.step or "")
         if not approval.plan_digest or approved is None or latest is None:
             return []  # logged before approvals named their plan: it holds as it always did
-        return plan_changes(approved, latest.changes, done)
+        return plan_changes(approved, latest, done)
 
     def holding(self, step: str, done: set[str]) -> list[ApprovalDecided]:
         """Return the step's approvals that still hold for the plan the run would now carry out."""

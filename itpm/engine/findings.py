@@ -13,6 +13,7 @@ from itpm.log.events import StepAudited, StepPlanned
 from itpm.models.failures import HostFailure
 from itpm.models.project import Step
 from itpm.models.results import CheckResult, PlaybookResult, VerificationResult
+from itpm.signing.statement import diff_digest
 
 __all__ = ["audited", "planned"]
 
@@ -43,6 +44,7 @@ def planned(common: Mapping[str, str], step: Step, result: PlaybookResult, *, du
         **common,
         step=step.name,
         changes={h: [c.task for c in changes] for h, changes in result.plan.items()},
+        diffs={h: [diff_digest(c.diff) for c in changes] for h, changes in result.plan.items()},
         unreachable=sorted(result.unreachable),
         duration_s=duration_s,
     )

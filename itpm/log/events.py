@@ -112,6 +112,9 @@ class StepPlanned(_EventBase):
 
     kind: Literal["step_planned"] = "step_planned"
     changes: dict[str, list[str]]  # host -> tasks that would change it (empty: nothing to do)
+    # host -> a digest of each of those tasks' diff ("" without one), in the same order: an approval binds the
+    # content of the change, not only the task names, and the log does not hold the diffs (they may hold secrets).
+    diffs: dict[str, list[str]] = {}
     unreachable: list[str] = []
     duration_s: float = 0.0  # how long the plan took
 

@@ -24,6 +24,7 @@ __all__ = [
     "HEADER",
     "Statement",
     "bundle",
+    "diff_digest",
     "parse_statement",
     "plan_digest",
     "split_bundle",
@@ -94,7 +95,16 @@ def split_bundle(text: str) -> tuple[str, str]:
     return normal[:at], normal[at:].strip() + "\n"
 
 
-def plan_digest(changes: dict[str, list[str]]) -> str:
-    """Return the digest of a plan's per-host changes: ``'sha256:3f1c...'`` (hosts sorted, task order kept)."""
-    canonical = json.dumps(changes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def diff_digest(diff: str) -> str:
+    """Return a short digest of one task's diff as a plan shows it ("" for a task without a diff)."""
+    return hashlib.sha256(diff.encode("utf-8")).hexdigest()[:16] if diff else ""
+
+
+def plan_digest(changes: dict[str, list[str]], diffs: dict[str, list[str]] | None = None) -> str:
+    """Return the digest of a plan's per-host changes and their diffs: ``'sha256:3f1c...'``.
+
+    Hosts are sorted, task order kept. A plan logged before diffs were digested is digested by its changes alone.
+    """
+    document: object = {"changes": changes, "diffs": diffs} if diffs else changes
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
