@@ -56,6 +56,7 @@ from itpm.log.events import (
 )
 from itpm.log.locks import lock_key
 from itpm.log.store import ProjectLog, ProjectLogError
+from itpm.models.change_control import classify
 from itpm.models.project import PhaseName, Project, Step
 from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.models.standard import Standard
@@ -207,6 +208,7 @@ class ProjectRun:
             hosts=list(self.scope_hosts()),
             steps=[s.name for s in self.project.steps],
             step_hosts={s.name: list(self.step_hosts(s)) for s in self.project.steps},
+            change_classes={s.name: classify(self.project, s).change_class.value for s in self.project.steps},
         )
         self.record(started)
         return started
