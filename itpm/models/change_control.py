@@ -4,13 +4,10 @@ A step's class is what change management would call it (ITIL's standard, normal 
 splits normal into normal and high risk and has no emergency). The worst open risk that bears on the step (its
 ``step`` is the step, or absent: project-wide) decides, by likelihood x impact with low=1, medium=2, high=3:
 
-==========  ======  =======  ======
-likelihood  low     medium   high     (impact)
-==========  ======  =======  ======
-low         1 std   2 std    3 norm
-medium      2 std   4 norm   6 HIGH
-high        3 norm  6 HIGH   9 HIGH
-==========  ======  =======  ======
+    likelihood, by impact:  low          medium       high
+    low                     1 standard   2 standard   3 normal
+    medium                  2 standard   4 normal     6 high
+    high                    3 normal     6 high       9 high
 
 - **standard** (score <= 2, or no open risk bears on the step): runs pre-approved; an approval gate the project
   file gives it anyway is honoured (one approval).
