@@ -57,6 +57,7 @@ from itpm.log.events import (
 )
 from itpm.log.locks import lock_key
 from itpm.log.store import ProjectLog, ProjectLogError
+from itpm.models.change_control import classify
 from itpm.models.project import PhaseName, Project, Step
 from itpm.models.results import PlaybookResult, VerificationResult
 from itpm.models.standard import Standard
@@ -218,6 +219,7 @@ class ProjectRun:
             hosts=list(self.scope_hosts()),
             steps=[s.name for s in self.project.steps],
             step_hosts={s.name: list(self.step_hosts(s)) for s in self.project.steps},
+            change_classes={s.name: classify(self.project, s).change_class.value for s in self.project.steps},
         )
         self.record(started)
         return started
@@ -308,11 +310,16 @@ class ProjectRun:
             plan_digest=gates.current_digest(step.name),
             signatures_required=self.project.signatures_required,
             allowed_signers=signers,
-            approvals_needed=1,
+            approvals_needed=self._approvals_needed(step),
             lapsed=self.state.approval_lapsed(step.name),
         )
         self.record(request)
         return request
+
+    def _approvals_needed(self, step: Step) -> int:
+        """Return how many approvals the step's gate needs, by the class the run started under (at least one)."""
+        recorded = self.state.change_classes.get(step.name)  # an edit before a resumption does not lower it
+        return max(1, recorded.approvals if recorded else classify(self.project, step).approvals_needed)
 
     def decide_approval(self, step: Step, given: Answer, requested_at: datetime | None = None) -> ApprovalDecided:
         """Record an answer to the step's gate; an answer that may not count is logged as refused, with why."""

@@ -44,6 +44,7 @@ from itpm.log.events import (
     StepAudited,
     StepPlanned,
 )
+from itpm.models.change_control import ChangeClass
 from itpm.models.failures import HostFailure
 from itpm.models.results import HostStatus
 from itpm.models.statuses import Decision, RunEnd, Verdict
@@ -78,6 +79,7 @@ class RunState:
     steps: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
     step_hosts: dict[str, list[str]] = field(default_factory=dict)  # pinned at the first start
+    change_classes: dict[str, ChangeClass] = field(default_factory=dict)  # step -> class, at the first start
     excluded: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> host -> earlier step it failed
     states: dict[tuple[str, str], HostStepState] = field(default_factory=dict)  # (step, host) -> state
     problems: dict[tuple[str, str], str] = field(default_factory=dict)  # (step, host) -> what failed, in words
@@ -209,6 +211,8 @@ class RunState:
         # A resumption logs the hosts its first start pinned; the first start's lists stay the run's.
         pinned = self.first_start
         self.steps, self.hosts, self.step_hosts = pinned.steps, pinned.hosts, pinned.step_hosts
+        # The class the run started under stays its class: the gate a resumption asks for must not change.
+        self.change_classes = {step: ChangeClass(value) for step, value in pinned.change_classes.items()}
 
     def _applied(self, key: tuple[str, str], entry: HostApplied) -> None:
         if entry.status not in (HostStatus.FAILED, HostStatus.UNREACHABLE):

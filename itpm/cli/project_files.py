@@ -13,6 +13,7 @@ from itpm.cli import consoles
 from itpm.cli.exit_codes import EXIT_OK
 from itpm.cli.typer_app import app
 from itpm.inventory import load_inventory
+from itpm.models.change_control import classify
 from itpm.project_file import load_project, project_schema
 from itpm.project_run import step_hosts
 from itpm.rollout import plan_batches
@@ -29,6 +30,10 @@ def validate_command(project_file: Annotated[Path, typer.Argument(help="projects
         f"[green]valid[/]: {escape(consoles.printable(f'{project_file} - {project.title}'))} "
         f"({project.kind.value}, {len(project.steps)} steps)"
     )
+    for step in project.steps:  # the change class decides the gate: say which, and which risks made it so
+        consoles.out.print(
+            escape(consoles.printable(f"  {step.name}: {classify(project, step).summary}")), highlight=False
+        )
     if project.scope.inventory.exists():
         inventory = load_inventory(project.scope.inventory)
         for step in project.steps:

@@ -76,6 +76,7 @@ class RunStarted(_EventBase):
     hosts: list[str]
     steps: list[str]
     step_hosts: dict[str, list[str]] = {}  # hosts of each step, when a step narrows the scope
+    change_classes: dict[str, str] = {}  # step -> its ChangeClass value ("normal"); absent from older logs
 
 
 class PhaseChanged(_EventBase):

@@ -5,7 +5,8 @@ the nearest directory above the file that has a ``playbooks/`` directory. ``load
 checks that they exist (``itpm.models.repo_path``).
 
 The file's sections have a module each: ``schedule`` (phases, milestones), ``budget``, ``team`` (people,
-stakeholders), ``risk``, ``step`` (scope, steps, group move), ``compliance`` (standard, waivers), ``variables``.
+stakeholders), ``risk``, ``step`` (scope, steps, group move), ``compliance`` (standard, waivers), ``variables``,
+``change_control`` (each step's change class from its risks, and what the class demands, checked here).
 This module holds the file as a whole and re-exports the sections' models, so that one import names the project
 file's vocabulary: ``from itpm.models.project import Project, Step``.
 """
@@ -17,6 +18,7 @@ from enum import StrEnum
 from pydantic import Field, JsonValue, field_validator, model_validator
 
 from itpm.models.budget import Budget
+from itpm.models.change_control import ChangeClass, ChangeControl, change_control_problems
 from itpm.models.compliance import Compliance, Waiver
 from itpm.models.risk import Level, Risk, RiskSignal
 from itpm.models.schedule import Milestone, Phase, PhaseName
@@ -29,6 +31,8 @@ from itpm.models.variables import VariableName, Variables, check_variable_name
 
 __all__ = [
     "Budget",
+    "ChangeClass",
+    "ChangeControl",
     "Compliance",
     "GroupMove",
     "Level",
@@ -80,6 +84,7 @@ class Project(StrictModel):
     move_to_group: GroupMove | None = None  # when the run completes, for the hosts every step verified
     compliance: Compliance | None = None
     signing: Signing | None = None
+    change_control: ChangeControl = ChangeControl()
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @field_validator("steps")
@@ -121,6 +126,14 @@ class Project(StrictModel):
         if self.signing is not None and self.signing.required is not None:
             return self.signing.required
         return self.environment != "lab"
+
+    @model_validator(mode="after")
+    def _change_control(self) -> Project:
+        # After _references: a risk naming an unknown step is reported as that, not as a class problem.
+        problems = change_control_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def roles_of(self, identity: str) -> list[str]:
         """Return the roles of the team member ``identity`` names (a name, login or e-mail); empty if off the team."""

@@ -21,6 +21,11 @@ class Level(StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
 
+    @property
+    def weight(self) -> int:
+        """Return 1 for low, 2 for medium, 3 for high: a risk's score is its likelihood's times its impact's."""
+        return {Level.LOW: 1, Level.MEDIUM: 2, Level.HIGH: 3}[self]
+
 
 class RiskSignal(StrEnum):
     """What a run can observe that means a risk materialized."""
@@ -43,4 +48,13 @@ class Risk(StrictModel):
     owner: str
     open: bool = True
     signals: tuple[RiskSignal, ...] = ()
-    step: str | None = None  # the signals count only in this step (any step if absent)
+    step: str | None = None  # the step it bears on: its signals and its change class count there only (all if absent)
+
+    @property
+    def score(self) -> int:
+        """Return likelihood times impact, 1 to 9: ``Risk(likelihood="low", impact="high", ...).score == 3``."""
+        return self.likelihood.weight * self.impact.weight
+
+    def bears_on(self, step: str) -> bool:
+        """Return whether the risk weighs on a change of ``step``: it is open and names that step or none."""
+        return self.open and self.step in (None, step)

@@ -114,3 +114,13 @@ class RolloutStrategy(StrictModel):
     pause_seconds: float = Field(default=0.0, ge=0, le=_SECONDS_A_DAY)
     approval: ApprovalGate | None = None
     change_window: ChangeWindow | None = None
+    # Why the change board approved this kind of change in advance (ITIL's standard-change catalogue): a step
+    # whose risks make it a normal change then runs as a standard one, without approval (itpm.models.change_control).
+    pre_authorised: str | None = None
+
+    @field_validator("pre_authorised")
+    @classmethod
+    def _says_why(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("say why the change board approved this kind of change in advance, or leave it out")
+        return value.strip() if value is not None else None

@@ -15,11 +15,12 @@ from tests.unit.fake_ports import FakeExecutor, FakeVerifier, Outcome, recorded_
 
 
 def _risk(risk_id: str, *signals: str, **changes: Any) -> dict[str, Any]:
+    # Low x medium: standard changes, so that the steps need no gate of their own (change classes are not tested here).
     return {
         "id": risk_id,
         "title": f"risk {risk_id}",
-        "likelihood": "medium",
-        "impact": "high",
+        "likelihood": "low",
+        "impact": "medium",
         "mitigation": "canary first",
         "owner": "Dana Engineer",
         "signals": list(signals),
@@ -56,7 +57,7 @@ def test_unreachable_hosts_of_a_recorded_lab_run_raise_their_risk_once(engine: E
     assert run.state.materialized_risks == {"R-UNREACHABLE"}
     logged = [e for e in engine.logged() if isinstance(e, RiskRaised)]
     assert [(e.risk_id, e.step, e.likelihood, e.impact, e.owner) for e in logged] == [
-        ("R-UNREACHABLE", "s", "medium", "high", "Dana Engineer")
+        ("R-UNREACHABLE", "s", "low", "medium", "Dana Engineer")
     ]
 
 

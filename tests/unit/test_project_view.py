@@ -57,7 +57,10 @@ PROJECT = Project.model_validate(
                 "owner": "Dana",
             },
         ],
-        "steps": [{"name": "s", "playbook": "p.yml", "checks": ["checks/c"]}],
+        # R1 and R2 make s a normal change: pre-authorised, so that these reports show no approval gate.
+        "steps": [
+            {"name": "s", "playbook": "p.yml", "checks": ["checks/c"], "strategy": {"pre_authorised": "hardening"}}
+        ],
     }
 )
 
