@@ -18,6 +18,8 @@ exit codes::
     ├── ApprovalRefused              (exit 2) someone who may not approve a step tried to (project_run.py)
     ├── HostsLocked                  hosts held by other runs past the wait (log/locks.py)
     ├── LogSchemaError               (exit 2) the log's database is not one itpm can migrate (log/migrations)
+    ├── PrefectAccessRefused         (exit 2) the Prefect API refused this machine's PREFECT_API_AUTH_STRING, or
+    │                                its lack (prefect_server.py)
     ├── ProjectLogError              the log's database is locked by another writer past the busy timeout, or its
     │                                disk is full (log/errors.py)
     ├── DeliveryFailed               a notice could not be sent; returned as a value, never raised to a run

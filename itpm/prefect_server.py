@@ -5,10 +5,16 @@ the process that started it: Prefect's temporary per-process server would not do
 The default is the embedded one, Prefect's own server on SQLite in ``<state>/prefect``, bound to 127.0.0.1.
 Runs started from a deployment need a process worker: ``ensure_worker`` keeps one beside the local server. This
 module starts both as commands and never imports Prefect.
+
+A server may run with basic auth (``PREFECT_SERVER_API_AUTH_STRING``; docs/scale-out.md): then every client sends
+``PREFECT_API_AUTH_STRING``. Prefect's own client does; this module's probes send it the same way, and
+``ensure_server`` turns a server that refuses this machine into ``PrefectAccessRefused``, which says what to set,
+instead of the traceback Prefect's client ends in at its first call.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -17,13 +23,31 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from itpm.errors import ExecutionError
+from itpm.errors import ExecutionError, ItpmError
 from itpm.executables import executable
 from itpm.settings import Settings
 
-__all__ = ["api_url", "client_environment", "ensure_server", "ensure_worker", "healthy", "stop_server"]
+__all__ = [
+    "PrefectAccessRefused",
+    "api_url",
+    "auth_headers",
+    "check_access",
+    "client_environment",
+    "ensure_server",
+    "ensure_worker",
+    "healthy",
+    "stop_server",
+]
 
 _STARTUP_SECONDS = 120.0
+_AUTH_VARIABLE = "PREFECT_API_AUTH_STRING"
+_UNAUTHORIZED = 401
+
+
+class PrefectAccessRefused(ItpmError):
+    """The Prefect API refused this machine: basic auth on, ``PREFECT_API_AUTH_STRING`` missing or wrong (exit 2)."""
+
+    exit_code = 2
 
 
 def api_url(settings: Settings) -> str:
@@ -55,22 +79,72 @@ def client_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def healthy(url: str, timeout: float = 2.0) -> bool:
-    """Return whether the Prefect API at ``url`` answers its health check."""
+def auth_headers(auth_string: str | None = None) -> dict[str, str]:
+    """Return the header Prefect's own client sends for a basic-auth string (default: ``$PREFECT_API_AUTH_STRING``).
+
+    ``auth_headers("admin:s3cret") == {"Authorization": "Basic YWRtaW46czNjcmV0"}``; ``{}`` when there is no string.
+    """
+    given = os.environ.get(_AUTH_VARIABLE) if auth_string is None else auth_string
+    if not given:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(given.encode()).decode()}
+
+
+def healthy(url: str, timeout: float = 2.0, *, auth_string: str | None = None) -> bool:
+    """Return whether the Prefect API at ``url`` answers its health check.
+
+    Prefect 3.8 answers ``GET /health`` without credentials even with basic auth on (measured in
+    tests/lab/test_scale_out.py); the header goes along for servers, or proxies in front of them, that do not.
+    """
+    request = urllib.request.Request(f"{url.rstrip('/')}/health", headers=auth_headers(auth_string))  # noqa: S310
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=timeout) as answer:  # noqa: S310 - our own URL
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - our own URL
             return bool(answer.status == 200)  # noqa: PLR2004 - HTTP OK
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
 
+def check_access(url: str, *, auth_string: str | None = None, timeout: float = 10.0) -> None:
+    """Return quietly when the Prefect API at ``url`` lets this machine in; raise PrefectAccessRefused on a 401.
+
+    Asks ``GET /admin/version``, which needs the credentials when the server has them (the health check does not,
+    so a healthy server may still refuse every other call). Any other failure is left to the caller's next call
+    to report: an API that does not answer is ``healthy``'s to say.
+    """
+    sent = bool(auth_headers(auth_string))
+    request = urllib.request.Request(f"{url.rstrip('/')}/admin/version", headers=auth_headers(auth_string))  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 - our own URL
+            return
+    except urllib.error.HTTPError as answer:
+        answer.close()
+        if answer.code != _UNAUTHORIZED:
+            return
+    except (urllib.error.URLError, OSError, ValueError):
+        return
+    if sent:
+        raise PrefectAccessRefused(
+            f"the Prefect API at {url} refused this machine's {_AUTH_VARIABLE} (401 Unauthorized)",
+            fix=f"set {_AUTH_VARIABLE} to the 'user:password' the server runs with (its "
+            "PREFECT_SERVER_API_AUTH_STRING)",
+        )
+    raise PrefectAccessRefused(
+        f"the Prefect API at {url} asks for a password (its server runs with PREFECT_SERVER_API_AUTH_STRING) and "
+        f"{_AUTH_VARIABLE} is not set here",
+        fix=f"export {_AUTH_VARIABLE}='user:password' (the server's PREFECT_SERVER_API_AUTH_STRING), kept in a file "
+        "only you can read (docs/scale-out.md, 'Basic auth')",
+    )
+
+
 def ensure_server(settings: Settings) -> str:
     """Return a healthy API URL, starting the local server if no other API is configured.
 
-    Raises ExecutionError when a configured ``$PREFECT_API_URL`` does not answer or the local server cannot start.
+    Raises ExecutionError when a configured ``$PREFECT_API_URL`` does not answer or the local server cannot start,
+    PrefectAccessRefused when the API answers but refuses this machine's ``PREFECT_API_AUTH_STRING`` (or its lack).
     """
     url = api_url(settings)
     if healthy(url):
+        check_access(url)
         return url
     if os.environ.get("PREFECT_API_URL"):
         raise ExecutionError(
@@ -91,6 +165,7 @@ def ensure_server(settings: Settings) -> str:
     deadline = time.monotonic() + _STARTUP_SECONDS
     while time.monotonic() < deadline:
         if healthy(url):
+            check_access(url)  # PREFECT_SERVER_API_AUTH_STRING here, and no PREFECT_API_AUTH_STRING to match
             return url
         if pid_file.exists() and not _alive(pid_file):
             break

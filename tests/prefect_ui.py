@@ -36,6 +36,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from itpm.prefect_server import auth_headers
 from tests.browser import BrowserError, capture
 from tests.png import read_png
 
@@ -161,12 +162,16 @@ def _newest(api_url: str, flow_run_id: str, key: str) -> RunArtifact:
     return versions[-1]
 
 
-def api(api_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """Call the Prefect REST API at ``api_url`` (POST ``body`` as JSON, else GET); return the decoded answer."""
+def api(api_url: str, path: str, body: dict[str, Any] | None = None, *, auth_string: str | None = None) -> Any:
+    """Call the Prefect REST API at ``api_url`` (POST ``body`` as JSON, else GET); return the decoded answer.
+
+    A server with basic auth on gets ``auth_string`` (``'admin:...'``; default ``$PREFECT_API_AUTH_STRING``) as
+    Prefect's client sends it.
+    """
     request = urllib.request.Request(  # noqa: S310 - the test's own local server
         api_url.rstrip("/") + path,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **auth_headers(auth_string)},
         method="GET" if body is None else "POST",
     )
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the test's own local server

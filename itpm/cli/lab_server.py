@@ -12,7 +12,7 @@ from itpm.cli import consoles
 from itpm.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from itpm.cli.typer_app import LabNameOption, lab_app, server_app
 from itpm.lab.fleet import lab_down, lab_status, lab_up
-from itpm.prefect_server import client_environment, ensure_server, healthy, stop_server
+from itpm.prefect_server import check_access, client_environment, ensure_server, healthy, stop_server
 from itpm.settings import load_settings
 
 __all__ = [
@@ -79,4 +79,6 @@ def server_status_command() -> int:
     url = client_environment(settings)["PREFECT_API_URL"]
     up = healthy(url)
     consoles.out.print(f"Prefect API {url}: {'up' if up else 'down'}")
+    if up:
+        check_access(url)  # up for its health check, which needs no password, yet refusing every other call
     return EXIT_OK if up else EXIT_FAILED

@@ -23,7 +23,7 @@ from itpm.execution.runner import new_run_id
 from itpm.inventory import load_inventory
 from itpm.log.store import ProjectLog, ProjectLogError, nearly_full
 from itpm.models.project import check_variable_name
-from itpm.prefect_server import healthy
+from itpm.prefect_server import PrefectAccessRefused, check_access, healthy
 from itpm.project_file import load_project
 from itpm.project_run import ProjectRun
 from itpm.recovery import Recovery, runbook_path
@@ -89,11 +89,13 @@ def _run_flow(settings: Settings, project_file: Path, run_id: str, requester: st
     return EXIT_OK if outcome in ("completed", "dry_run") and not status.problems else EXIT_FAILED
 
 
-def _run_stopped_by(error: Exception, settings: Settings, url: str, run_id: str) -> ExecutionError | None:
+def _run_stopped_by(error: Exception, settings: Settings, url: str, run_id: str) -> ItpmError | None:
     """Return what a person needs to hear of an outside failure that stopped a run, or None if it is none of them.
 
     The failures: the disk itpm writes to is full, the Prefect API stopped answering (after Prefect's client
-    retried for about a minute: PREFECT_CLIENT_MAX_RETRIES). Every event logged before them is in the project log.
+    retried for about a minute: PREFECT_CLIENT_MAX_RETRIES) or began refusing this machine's credentials (a
+    server restarted with another PREFECT_SERVER_API_AUTH_STRING). Every event logged before them is in the
+    project log.
     """
     causes = _causes(error)
     if any(isinstance(cause, OSError) and cause.errno == errno.ENOSPC for cause in causes):
@@ -111,6 +113,12 @@ def _run_stopped_by(error: Exception, settings: Settings, url: str, run_id: str)
     # Prefect talks to its API through httpx; a failed call, or an API that no longer answers, ended the flow.
     from_the_api = any(type(cause).__module__.partition(".")[0] in ("httpx", "httpcore") for cause in causes)
     if from_the_api or not healthy(url):
+        try:
+            check_access(url)  # a 401 is a call Prefect's client made and lost like any other: ask which it was
+        except PrefectAccessRefused as refused:
+            refused.message = f"run {run_id} stopped: {refused.message}"
+            refused.fix = f"{refused.fix}; then itpm resume {run_id}: the project log holds every event up to the stop"
+            return refused
         return ExecutionError(
             f"run {run_id} stopped: the Prefect API at {url} stopped answering ({type(error).__name__}: {error})",
             fix="start that server again (itpm server start starts the local one; PREFECT_API_URL names the one in "

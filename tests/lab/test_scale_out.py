@@ -6,6 +6,9 @@ registered the README's way, and each worker stands for a machine of its own (it
 state directory; the API and the project log shared). Two projects over overlapping hosts start at once
 through the pool; an engineer approves both from a third "machine" with ``itpm approve``, so that both go for
 their hosts within seconds of each other and one must wait for the other's host locks (surroundings: world.py).
+
+The server runs with basic auth on (``PREFECT_SERVER_API_AUTH_STRING``), as docs/scale-out.md tells an operator
+to: every client above carries ``PREFECT_API_AUTH_STRING``, and a machine without it is turned away.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,9 +36,10 @@ from itpm.execution.runner import end_processes_of, kill_marked_processes
 from itpm.log.events import BatchFinished, BatchStarted, HostsWaited, HostVerified, RunFinished
 from itpm.log.locks import HostLocks
 from itpm.log.store import ProjectLog
-from itpm.prefect_server import healthy
+from itpm.prefect_server import auth_headers, healthy
+from tests.browser import capture
 from tests.postgres import PostgresCluster
-from tests.prefect_ui import api
+from tests.prefect_ui import SCREENSHOTS, api
 
 from .conftest import REPO, Lab, free_port, run_itpm
 from .world import World
@@ -58,6 +64,7 @@ AT_THE_GATE_S = 300
 FINISH_S = 300
 FINAL_STATES = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 _QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PREFECT_SERVER_EPHEMERAL_ENABLED": "false"}
+AUTH_VARIABLE = "PREFECT_API_AUTH_STRING"  # what every client of the server must carry
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -90,30 +97,43 @@ def _end_marked(token: str) -> int:
 
 @dataclass(frozen=True)
 class PrefectServer:
-    """The module's Prefect server: its API URL, the environment its clients get, its log, how long it took."""
+    """The module's Prefect server: its API URL, its basic-auth string, the environment its clients get (the string
+    included), its log, how long it took to become healthy.
+    """
 
     api_url: str
+    auth_string: str
     client_env: dict[str, str]
     log: Path
     startup_s: float
 
+    def outsider_env(self) -> dict[str, str]:
+        """Return the environment of a machine that knows the API's address but not its password."""
+        return {name: value for name, value in self.client_env.items() if name != AUTH_VARIABLE}
+
 
 @pytest.fixture(scope="module")
 def prefect_on_postgres(postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    """Yield a Prefect server whose database is a fresh PostgreSQL database, as `prefect server start` runs it."""
+    """Yield a Prefect server whose database is a fresh PostgreSQL database, with basic auth on, as
+    docs/scale-out.md has `prefect server start` run.
+    """
     database = postgres.create_database()
     home = tmp_path_factory.mktemp("prefect-server")
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     token = f"server-{secrets.token_hex(8)}"
+    auth_string = f"admin:{secrets.token_urlsafe(24)}"
     env = {
         **os.environ,
         **_QUIET,
         MARKER: token,
         "PREFECT_HOME": str(home),
         "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(database, driver="postgresql+asyncpg"),
+        "PREFECT_SERVER_API_AUTH_STRING": auth_string,
+        "PREFECT_UI_API_URL": api_url,  # where the UI's login page checks the password
     }
     env.pop("PREFECT_API_URL", None)  # the server itself reaches no API
+    env.pop(AUTH_VARIABLE, None)
     log = home / "server.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
@@ -126,12 +146,12 @@ def prefect_on_postgres(postgres: PostgresCluster, tmp_path_factory: pytest.Temp
         )
     try:
         started = time.monotonic()
-        while not healthy(api_url):
+        while not healthy(api_url, auth_string=auth_string):
             if server.poll() is not None or time.monotonic() - started > SERVER_STARTUP_S:
                 pytest.fail(f"the Prefect server on PostgreSQL did not become healthy:\n{_tail(log)}", pytrace=False)
             time.sleep(0.5)
-        client_env = {**os.environ, **_QUIET, "PREFECT_API_URL": api_url}
-        yield PrefectServer(api_url, client_env, log, time.monotonic() - started)
+        client_env = {**os.environ, **_QUIET, "PREFECT_API_URL": api_url, AUTH_VARIABLE: auth_string}
+        yield PrefectServer(api_url, auth_string, client_env, log, time.monotonic() - started)
     finally:
         _stop_groups([server])
         _end_marked(token)
@@ -216,13 +236,15 @@ class PoolRuns:
     def flow_runs(self) -> dict[str, dict[str, Any]]:
         """Return the server's record of each project's flow run (state, labels, times): project -> flow run."""
         ids = list(self.flow_run_of.values())
-        runs = api(self.server.api_url, "/flow_runs/filter", {"flow_runs": {"id": {"any_": ids}}})
+        body = {"flow_runs": {"id": {"any_": ids}}}
+        runs = api(self.server.api_url, "/flow_runs/filter", body, auth_string=self.server.auth_string)
         found = {run["id"]: run for run in runs}
         return {project: found[flow_run_id] for project, flow_run_id in self.flow_run_of.items()}
 
     def state_times(self, project: str) -> dict[str, datetime]:
         """Return when the project's flow run first entered each state type: ``{'SCHEDULED': ..., ...}``."""
-        states = api(self.server.api_url, f"/flow_run_states/?flow_run_id={self.flow_run_of[project]}")
+        path = f"/flow_run_states/?flow_run_id={self.flow_run_of[project]}"
+        states = api(self.server.api_url, path, auth_string=self.server.auth_string)
         times: dict[str, datetime] = {}
         for state in sorted(states, key=lambda s: str(s["timestamp"])):
             times.setdefault(state["type"], datetime.fromisoformat(state["timestamp"]))
@@ -260,6 +282,24 @@ def _engineers_machine(lab: Lab, server: PrefectServer, log_url: str, root: Path
         f"marker_content: ok\nmarker_work_seconds: {WORK_SECONDS}\n"
     )
     return world
+
+
+def _flat(text: str) -> str:
+    """Return ``text`` with its whitespace runs made single spaces: the CLI wraps at the terminal's width."""
+    return " ".join(text.split())
+
+
+def _assert_approval_needs_the_password(server: PrefectServer, world: World, log: ProjectLog, run_id: str) -> None:
+    """Assert that ``itpm approve`` from a machine without the server's password is turned away, saying what to
+    set, and that the run still waits: nothing was decided.
+    """
+    outsider = {name: value for name, value in world.env.items() if name != AUTH_VARIABLE}
+    refused = run_itpm(outsider, "approve", run_id, "--as", "chris", timeout=120)
+    said = _flat(refused.stdout + refused.stderr)
+    assert refused.returncode == 2, said  # exit 2: the user's to fix
+    assert f"error: the Prefect API at {server.api_url} asks for a password" in said, said
+    assert f"fix: export {AUTH_VARIABLE}='user:password'" in said and "Traceback" not in said, said
+    assert not log.events(run_id, kinds=["approval_decided"]), "an approval refused at the door was logged"
 
 
 def _approve_all(world: World, run_of: dict[str, str]) -> None:
@@ -313,6 +353,66 @@ def shared_log(postgres_url: str) -> Iterator[ProjectLog]:
         yield log
 
 
+def _status(url: str, *, auth_string: str | None, body: dict[str, Any] | None = None) -> int:
+    """Return the HTTP status ``url`` answers: GET, or POST of ``body``; ``auth_string`` '' sends no credentials."""
+    request = urllib.request.Request(  # noqa: S310 - the test's own local server
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **auth_headers(auth_string)},
+        method="GET" if body is None else "POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the test's own local server
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        return refused.code
+
+
+def test_the_server_lets_in_only_clients_with_its_password(prefect_on_postgres: PrefectServer, tmp_path: Path) -> None:
+    server = prefect_on_postgres
+    base = server.api_url.removesuffix("/api")
+    wrong = server.auth_string.partition(":")[0] + ":not-the-password"
+
+    # Every API call needs the string: reading runs as much as answering a gate (resume is a POST like this one).
+    runs = f"{server.api_url}/flow_runs/filter"
+    answers = {given: _status(runs, auth_string=given, body={}) for given in ("", wrong, server.auth_string)}
+    assert answers == {"": 401, wrong: 401, server.auth_string: 200}, answers
+    # Except the health and readiness probes (GET only), which Prefect leaves open for load balancers; healthy()
+    # is one of them. A POST to the same path is refused.
+    assert _status(f"{server.api_url}/health", auth_string="") == 200
+    assert _status(f"{server.api_url}/ready", auth_string="") == 200
+    assert _status(f"{server.api_url}/health", auth_string="", body={}) == 401
+
+    # The UI's files are public; it learns from /ui-settings that the API wants a password and asks for it.
+    settings = json.loads(urllib.request.urlopen(f"{base}/ui-settings", timeout=30).read())  # noqa: S310
+    assert settings["auth"] == "BASIC", settings
+    page = capture(f"{base}/v2/runs", SCREENSHOTS / "prefect-login.png", wait_ms=8000, timeout=120)
+    assert 'type="password"' in page and 'placeholder="admin:pass"' in page and ">Login<" in page, page[-3000:]
+
+    # Prefect's own CLI on a machine without the string, or with a wrong one: a 401 (in a traceback).
+    for env in (server.outsider_env(), {**server.client_env, AUTH_VARIABLE: wrong}):
+        listed = subprocess.run(
+            [PREFECT, "work-pool", "ls"], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert listed.returncode != 0 and "401 Unauthorized" in listed.stdout + listed.stderr, listed
+
+    # itpm on such a machine: what to set, no traceback. `server status` asks as every command using Prefect does
+    # first (ensure_server); `itpm approve` is refused the same way in the test below, with runs at the gate.
+    state = {"ITPM_STATE_DIR": str(tmp_path / "state")}
+    missing = run_itpm({**server.outsider_env(), **state}, "server", "status", timeout=120)
+    said = _flat(missing.stdout + missing.stderr)
+    assert missing.returncode == 2 and "Traceback" not in said, said  # exit 2: the user's to fix
+    assert f"the Prefect API at {server.api_url} asks for a password" in said, said
+    assert f"fix: export {AUTH_VARIABLE}='user:password'" in said, said
+    refused = run_itpm({**server.client_env, **state, AUTH_VARIABLE: wrong}, "server", "status", timeout=120)
+    said = _flat(refused.stdout + refused.stderr)
+    assert refused.returncode == 2, said  # exit 2: the user's to fix
+    assert f"refused this machine's {AUTH_VARIABLE} (401 Unauthorized)" in said, said
+    admitted = run_itpm({**server.client_env, **state}, "server", "status", timeout=120)
+    assert admitted.returncode == 0 and ": up" in admitted.stdout, admitted.stdout + admitted.stderr
+
+
 def test_two_projects_on_two_workers_share_one_log_and_its_host_locks(
     lab: Lab,
     prefect_on_postgres: PrefectServer,
@@ -337,6 +437,7 @@ def test_two_projects_on_two_workers_share_one_log_and_its_host_locks(
 
             pool.wait(both_at_the_gate, AT_THE_GATE_S, "both runs waiting for approval")
             run_of = {name: log.run_ids(project=name)[0] for name in PROJECTS}
+            _assert_approval_needs_the_password(server, world, log, run_of["site-a"])
             _approve_all(world, run_of)
             pool.wait(
                 lambda: all(run["state_type"] in FINAL_STATES for run in pool.flow_runs().values()),
