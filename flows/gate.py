@@ -47,7 +47,8 @@ def await_approval(run: ProjectRun, step: Step) -> bool:
             ),
             timeout=int(gate.timeout_hours * 3600),
             poll_interval=2,  # an approval should take effect in seconds, not Prefect's default 10
-            key=f"approval-{request.gate}-{attempt}",
+            # Prefect's input keys take lowercase letters, digits and dashes only: no "#" from the gate's name.
+            key=f"approval-{step.name}-{request.gate.rpartition('#')[2]}-{attempt}",
         )
         if answer is None:  # Prefect raises on timeout; no input at all means nobody approved
             return False

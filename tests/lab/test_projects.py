@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from itpm.log.events import (
-    ApprovalDecided,
     BatchFinished,
     BatchStarted,
     CostBooked,
@@ -150,18 +149,8 @@ def _approve_as_others(world: World, project: Path) -> str:
         assert own.returncode == 2 and "dana requested this run and cannot approve it" in " ".join(own.stderr.split())
 
         # Straight through the Prefect API, as the UI's form does: the flow itself refuses the requester.
-        resume = (
-            "import sys; from prefect.client.orchestration import get_client; "
-            "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags; "
-            "from prefect.flow_runs import resume_flow_run; "
-            "c = get_client(sync_client=True); "
-            f"r = c.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=['itpm-run:{run_id}']))); "
-            "resume_flow_run(r[0].id, run_input={'approver': 'Dana Engineer', 'approve': True})"
-        )
-        subprocess.run([sys.executable, "-c", resume], env=world.env, check=True, timeout=120, capture_output=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(_decisions(world, run_id)) < 2:
-            time.sleep(0.5)
+        world.answer_in_ui(run_id, {"approver": "Dana Engineer", "approve": True})
+        world.decisions(run_id, count=2)
         approved = world.itpm("approve", run_id, "--as", "chris", "--comment", "window agreed with ops")
         assert approved.returncode == 0, approved.stdout + approved.stderr
         stdout, stderr = running.communicate(timeout=300)
@@ -169,7 +158,7 @@ def _approve_as_others(world: World, project: Path) -> str:
         if running.poll() is None:
             os.killpg(running.pid, signal.SIGKILL)
     assert running.returncode == 0, stdout + stderr
-    decisions = _decisions(world, run_id)
+    decisions = world.decisions(run_id)
     assert [(d.approver, d.decision) for d in decisions] == [
         ("dana", "refused"),
         ("Dana Engineer", "refused"),
@@ -178,10 +167,6 @@ def _approve_as_others(world: World, project: Path) -> str:
     assert decisions[2].comment == "window agreed with ops" and decisions[2].waited_s > 0
     assert [world.marker(h) for h in HOSTS] == ["ok"] * 5
     return run_id
-
-
-def _decisions(world: World, run_id: str) -> list[ApprovalDecided]:
-    return [e for e in world.log.events(run_id, kinds=["approval_decided"]) if isinstance(e, ApprovalDecided)]
 
 
 def test_sigkill_mid_batch_then_resume_applies_each_host_once(world: World) -> None:

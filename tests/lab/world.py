@@ -6,6 +6,7 @@ host var makes a host's checks fail on purpose), and it stamps on each host when
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,13 +18,35 @@ from typing import Any
 
 import yaml
 
-from itpm.log.events import Event, RunFinished
+from itpm.log.events import ApprovalDecided, Event, RunFinished
 from itpm.log.store import ProjectLog
 
 from .conftest import REPO, Lab, run_itpm
 
 DATA = Path(__file__).parent / "data"
 HOSTS = ["h1", "h2", "h3", "h4", "h5"]
+
+
+# Run in a process of its own, with the world's Prefect settings. A flow that has just refused an answer pauses
+# again within seconds, so it looks for the paused flow run for up to a minute.
+_ANSWER_IN_UI = """
+import json, sys, time
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.flow_runs import resume_flow_run
+
+answer, tags = json.loads(sys.stdin.read()), FlowRunFilterTags(all_=[f"itpm-run:{sys.argv[1]}"])
+with get_client(sync_client=True) as client:
+    for _ in range(120):
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=tags))
+        paused = [r for r in runs if r.state and r.state.name in ("Paused", "Suspended")]
+        if paused:
+            break
+        time.sleep(0.5)
+if not paused:
+    sys.exit(f"no paused flow run of {sys.argv[1]}: " + ", ".join(f"{r.name} {r.state_name}" for r in runs))
+resume_flow_run(paused[0].id, run_input=answer)
+"""
 
 
 class World:
@@ -70,8 +93,15 @@ class World:
         hosts: str = "all",
         approval: bool = False,
         stakeholders: list[dict[str, Any]] | None = None,
+        team: list[dict[str, Any]] | None = None,
+        sections: dict[str, Any] | None = None,
         **strategy: Any,
     ) -> Path:
+        """Write a one-step project (the marker change) and return its path.
+
+        ``team`` replaces the default team (dana the engineer, chris the change manager); ``sections`` adds or
+        replaces top-level sections of the file (``signing``, ``environment``); the rest is the step's strategy.
+        """
         step: dict[str, Any] = {
             "name": "marker",
             "playbook": str(DATA / "playbooks" / "marker.yml"),
@@ -87,7 +117,8 @@ class World:
             "kind": "compliance",
             "objectives": ["prove project runs on real hosts"],
             "scope": {"inventory": str(self.inventory_dir / "hosts.yml"), "hosts": hosts},
-            "team": [
+            "team": team
+            or [
                 {"name": "Dana Engineer", "role": "engineer", "user": "dana"},
                 {"name": "Chris Change", "role": "change_manager", "user": "chris"},
             ],
@@ -110,6 +141,7 @@ class World:
             ],
             "stakeholders": stakeholders or [],
             "steps": [step],
+            **(sections or {}),
         }
         path = self.root / f"{name}.yaml"
         path.write_text(yaml.safe_dump(document))
@@ -142,6 +174,30 @@ class World:
                     return entry
             time.sleep(0.3)
         raise AssertionError(f"no {kind} event within {timeout} s")
+
+    def answer_in_ui(self, run_id: str, answer: dict[str, Any]) -> None:
+        """Answer the run's paused gate straight through the Prefect API, as the UI's form does."""
+        done = subprocess.run(
+            [sys.executable, "-c", _ANSWER_IN_UI, run_id],
+            input=json.dumps(answer),
+            text=True,
+            env=self.env,
+            check=False,
+            timeout=120,
+            capture_output=True,
+        )
+        assert done.returncode == 0, f"answering run {run_id} through the API: {done.stderr[-2000:]}"
+
+    def decisions(self, run_id: str, count: int = 0, timeout: float = 120) -> list[ApprovalDecided]:
+        """Return the run's answers at its gates, once there are at least ``count`` (AssertionError after timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.log.events(run_id, kinds=["approval_decided"]) if isinstance(e, ApprovalDecided)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(found)} answers at the gate of run {run_id}, not {count}, in {timeout} s")
+            time.sleep(0.3)
 
     def marker(self, host: str) -> str | None:
         found = self.lab.host(host).file("/etc/itpm-marker")
