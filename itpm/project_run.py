@@ -40,7 +40,7 @@ from itpm.engine.risk_watch import RiskWatch
 from itpm.engine.run_hold import RunHold
 from itpm.engine.run_vars import RunVars
 from itpm.engine.scope import excluded_hosts, pinned_scope, pinned_step_hosts, step_hosts
-from itpm.engine.signed_answers import signature_of
+from itpm.engine.signed_answers import replay_key
 from itpm.execution.runner import EventCallback, new_run_id
 from itpm.interrupts import deferred_signals
 from itpm.inventory import Inventory, load_inventory
@@ -330,7 +330,9 @@ class ProjectRun:
     def judge_answer(self, step: Step, given: Answer, requested_at: datetime | None = None) -> ApprovalDecided:
         """Return what an answer to the step's open gate would be recorded as (nothing is recorded)."""
         gates = self.state.gates
-        seen = {signature_of(d.signature) for answers in gates.decisions.values() for d in answers if d.signature}
+        # Only good signatures: a refused bundle carrying someone's key and statement over a bad signature must not
+        # make their real answer look like a replay.
+        seen = {replay_key(d.signature) for answers in gates.decisions.values() for d in answers if d.signed}
         return approvals.decided(
             self.project,
             step,

@@ -92,14 +92,20 @@ def decided(
 ) -> ApprovalDecided:
     """Return the log's record of an answer at ``step``'s gate: approved, rejected, or refused with the reason.
 
-    ``request`` is the gate's opening (what a signature must name), ``seen`` the signatures the run recorded
-    before, ``earlier`` the approvals of this gate that still hold (a second one must be another person and role).
+    ``request`` is the gate's opening (what a signature must name), ``seen`` the replay keys of the good signatures
+    the run recorded before, ``earlier`` the approvals of this gate that still hold (a second one must be another
+    person and role).
     """
-    if given.signature.strip() and request is not None:
+    signed = request is not None and bool(given.signature.strip())
+    if request is None:
+        # Nothing was asked: an answer would name no plan (and hold for any), and no signature could name the gate.
+        closed = f"the gate of step {step.name!r} is not open in this run: nothing was asked to approve yet"
+        refusal = closed if step.strategy.approval is not None else ""
+        checked = CheckedAnswer(given.approver, given.approve, given.comment, refusal=refusal)
+    elif signed:
         checked = check_signed(project, request, given, seen=seen or set())
     else:
-        required = request is not None and request.signatures_required
-        refusal = unsigned_refusal(project, common["run_id"]) if required else ""
+        refusal = unsigned_refusal(project, common["run_id"]) if request.signatures_required else ""
         checked = CheckedAnswer(given.approver, given.approve, given.comment, refusal=refusal)
     reason = checked.refusal or check_approver(project, step, checked.identity, requester)
     role = ""
@@ -119,7 +125,7 @@ def decided(
         role=role,
         gate=request.gate if request else "",
         plan_digest=request.plan_digest if request else "",
-        signed=bool(given.signature.strip()) and not checked.refusal,
+        signed=signed and not checked.refusal,
         signature=given.signature,
         signer_key=checked.signer_key,
     )

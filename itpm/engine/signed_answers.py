@@ -6,7 +6,7 @@ on. The checks, in order: the bundle and the statement can be read; the signatur
 namespace; its key is in the allowed signers the gate was opened with; that key belongs to the person the
 statement names, and that is who the answer claims to be; ``ssh-keygen -Y verify`` accepts it over the statement's
 exact bytes; the signer is not the requester; the statement is about this run, project, step, opening of the gate
-and plan; and its signature was not recorded before (a replay).
+and plan; and the same key's signature of the same statement was not recorded before (a replay).
 
 >>> checked = check_signed(project, request, Answer("chris", True, "", bundle_text), seen=set())  # doctest: +SKIP
 >>> checked.refusal, checked.identity, checked.approve  # doctest: +SKIP
@@ -15,6 +15,7 @@ and plan; and its signature was not recorded before (a replay).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from itpm.log.events import ApprovalRequested
@@ -24,7 +25,7 @@ from itpm.signing.allowed_signers import parse_allowed_signers
 from itpm.signing.sshsig import MalformedSignature, read_signature
 from itpm.signing.statement import APPROVAL_NAMESPACE, Statement, parse_statement, split_bundle
 
-__all__ = ["Answer", "CheckedAnswer", "check_signed", "signature_of"]
+__all__ = ["Answer", "CheckedAnswer", "check_signed", "replay_key"]
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,19 @@ class CheckedAnswer:
     refusal: str = ""
 
 
-def signature_of(bundle_text: str) -> str:
-    """Return the armored signature of a bundle, as compared for replays ("" when there is none)."""
+def replay_key(bundle_text: str) -> str:
+    """Return what a replay of the bundle repeats: its key's fingerprint and its statement's digest ("" if unreadable).
+
+    ``'SHA256:q8p... 3f1c...'``. Not the signature's text: the same signature armored with other line breaks
+    verifies as well, and so does an Ed25519 signature with the group order added to its S (``ssh-keygen`` accepts
+    both), so a replay compared by its text, or even its bytes, would pass for a new answer.
+    """
     try:
-        return split_bundle(bundle_text)[1]
-    except ValueError:
+        text, armored = split_bundle(bundle_text)
+        key = read_signature(armored).fingerprint
+    except ValueError:  # MalformedSignature is one
         return ""
+    return f"{key} {hashlib.sha256(text.encode('utf-8')).hexdigest()}"
 
 
 def _expected(statement: Statement, project: Project, request: ApprovalRequested) -> str:
@@ -81,7 +89,7 @@ def _expected(statement: Statement, project: Project, request: ApprovalRequested
 def check_signed(  # noqa: PLR0911 - one return per check, in the order the module's docstring gives
     project: Project, request: ApprovalRequested, answer: Answer, *, seen: set[str]
 ) -> CheckedAnswer:
-    """Check ``answer``'s bundle against the open gate ``request``; ``seen`` holds the run's recorded signatures."""
+    """Check ``answer``'s bundle against the open gate ``request``; ``seen``: the run's good signatures' replay keys."""
     refused = CheckedAnswer(answer.approver, answer.approve, answer.comment)
     try:
         text, armored = split_bundle(answer.signature)
@@ -121,8 +129,8 @@ def check_signed(  # noqa: PLR0911 - one return per check, in the order the modu
     elsewhere = _expected(statement, project, request)
     if elsewhere:
         return _refuse(refused, elsewhere)
-    if armored in seen:
-        return _refuse(refused, "replayed: this signature was recorded in the run before")
+    if replay_key(answer.signature) in seen:
+        return _refuse(refused, "replayed: this statement, signed with this key, was recorded in the run before")
     return CheckedAnswer(statement.signer, statement.decision == "approve", statement.comment, signature.fingerprint)
 
 

@@ -51,9 +51,14 @@ def parse_public_key(text: str) -> tuple[str, bytes]:
     if len(words) < 2 or not words[0].startswith(_KEY_TYPES):  # noqa: PLR2004 - type and key
         raise ValueError("a public key looks like 'ssh-ed25519 AAAAC3Nza... dana@laptop' (the .pub file's line)")
     try:
-        return words[0], base64.b64decode(words[1], validate=True)
+        blob = base64.b64decode(words[1], validate=True)
     except (binascii.Error, ValueError):
         raise ValueError(f"the key after {words[0]} is not base64: copy the whole line of the .pub file") from None
+    # The blob names its own type first; ssh-keygen skips a line where the two differ, so its signer could never sign.
+    named = blob[4 : 4 + int.from_bytes(blob[:4], "big")]
+    if named != words[0].encode("ascii", errors="replace"):
+        raise ValueError(f"the key after {words[0]} is not a {words[0]} key: copy the whole line of the .pub file")
+    return words[0], blob
 
 
 def parse_allowed_signers(text: str, origin: str = "allowed signers") -> list[AllowedSigner]:

@@ -89,7 +89,8 @@ def split_bundle(text: str) -> tuple[str, str]:
     Line ends are taken as ``\\n``: a browser's form turns them into ``\\r\\n``, and the signature is over ``\\n``.
     """
     normal = text.replace("\r\n", "\n")
-    at = normal.find(BEGIN)
+    # The armor begins a line: a comment may quote it, but only inside its JSON string, after "comment: ".
+    at = normal.find("\n" + BEGIN) + 1
     if at <= 0:
         raise ValueError("a signed answer is the statement followed by its '-----BEGIN SSH SIGNATURE-----' block")
     return normal[:at], normal[at:].strip() + "\n"
