@@ -112,7 +112,13 @@ class Gate:
         """Log a new plan of the gated step (a resumed run plans again): the latest plan with ``changed`` hosts."""
         latest = self.run.state.gates.plans[self.step.name]
         common = {"run_id": self.run.run_id, "project": self.run.project.name}
-        self.run.record(StepPlanned(**common, step=self.step.name, changes={**latest.changes, **changed}))
+        changes = {**latest.changes, **changed}
+        # A task planned before keeps its diff: the same change, planned again.
+        before = {
+            (h, t): d for h in latest.changes for t, d in zip(latest.changes[h], latest.diffs.get(h, []), strict=False)
+        }
+        diffs = {h: [before.get((h, t), "") for t in tasks] for h, tasks in changes.items()}
+        self.run.record(StepPlanned(**common, step=self.step.name, changes=changes, diffs=diffs))
 
     def decisions(self) -> list[ApprovalDecided]:
         """Return the gate's answers as the project log holds them (not the run's memory)."""

@@ -10,6 +10,7 @@ import pytest
 
 from itpm.engine.approvals import Answer
 from itpm.gate_book import plan_changes
+from itpm.log.events import StepPlanned
 from itpm.models.statuses import Decision
 from tests.unit.engine_runs import Engine
 from tests.unit.signed_gates import needing_approvals, open_gate, signed_project
@@ -27,7 +28,7 @@ def test_an_approval_lapses_when_the_plan_changes_on_hosts_not_done(engine: Engi
     assert gate.run.approval_needed(gate.step)
     lapsed = gate.run.state.approval_lapsed("s")
     assert lapsed.startswith("the approval by chris (plan sha256:")
-    assert lapsed.endswith("no longer holds: the plan changed: h3 would now change 2 tasks (1 when approved)")
+    assert lapsed.endswith("no longer holds: the plan changed: h3 would also change 'Restart sshd'")
     gate.carry_on()
     assert gate.applied() == []
     again = gate.run.request_approval(gate.step)
@@ -47,23 +48,31 @@ def test_a_change_on_a_host_already_done_keeps_the_approval(engine: Engine, ssh_
     assert gate.run.state.done("s") == {"h1"}
     gate.replan(h1=[])  # a resumed run plans again: h1 is done, nothing is left to change there
     assert not gate.run.approval_needed(gate.step) and gate.run.state.approval_lapsed("s") == ""
-    gate.replan(h1=[], h2=[])  # but a host not done counts
+    gate.replan(h1=[], h2=[])  # doing less on a host not done is covered too (an apply cut short, resumed)
+    assert not gate.run.approval_needed(gate.step)
+    gate.replan(h1=[], h2=["Banner shown before SSH login", "Install the agent"])  # doing more is not
     assert gate.run.approval_needed(gate.step)
-    assert gate.run.state.approval_lapsed("s").endswith("h2 would now change 0 tasks (1 when approved)")
+    assert "h2 would also change 'Install the agent'" in gate.run.state.approval_lapsed("s")
 
 
 @pytest.mark.parametrize(
-    ("now", "said"),
+    ("now", "diffs", "said"),
     [
-        pytest.param({"h7": ["Banner"]}, "h7 is new in the plan (1 tasks)", id="a new host"),
-        pytest.param({"h2": None}, "h2 is no longer in the plan", id="a host gone"),
-        pytest.param({"h2": ["Install the agent"]}, "h2 would change other tasks: Install the agent", id="other tasks"),
-        pytest.param({"h1": ["Install the agent"]}, "", id="on a done host only"),
+        pytest.param({"h7": ["Banner"]}, {}, "h7 is new in the plan (1 tasks)", id="a new host"),
+        pytest.param({"h2": None}, {}, "", id="a host gone: less is covered"),
+        pytest.param({"h2": []}, {}, "", id="fewer tasks: less is covered"),
+        pytest.param({"h2": ["Install the agent"]}, {}, "h2 would also change 'Install the agent'", id="other tasks"),
+        pytest.param({}, {"h2": ["d2"]}, "h2 would change 'Banner' differently", id="another diff"),
+        pytest.param({"h1": ["Install the agent"]}, {}, "", id="on a done host only"),
     ],
 )
-def test_plan_changes_say_what_changed_on_hosts_not_done(now: dict[str, list[str] | None], said: str) -> None:
-    approved = {"h1": ["Banner"], "h2": ["Banner"]}
-    changed = {h: t for h, t in {**approved, **now}.items() if t is not None}
+def test_plan_changes_say_what_the_plan_would_do_beyond_the_approved_one(
+    now: dict[str, list[str] | None], diffs: dict[str, list[str]], said: str
+) -> None:
+    common = {"run_id": "r", "project": "p", "step": "s"}
+    approved = StepPlanned(**common, changes={"h1": ["Banner"], "h2": ["Banner"]}, diffs={"h1": ["d1"], "h2": ["d1"]})
+    changes = {h: t for h, t in {**approved.changes, **now}.items() if t is not None}
+    changed = StepPlanned(**common, changes=changes, diffs={**approved.diffs, **diffs})
     assert plan_changes(approved, changed, done={"h1"}) == ([said] if said else [])
 
 

@@ -290,7 +290,8 @@ def test_a_good_signed_approval_opens_the_gate(engine: Engine, ssh_keys: Keys) -
     gate = open_gate(engine, ssh_keys)
     request = gate.request
     assert (request.gate, request.signatures_required, request.approvals_needed) == ("s#1", True, 1)
-    assert request.plan_digest == plan_digest(gate.run.state.gates.plans["s"].changes)
+    plan = gate.run.state.gates.plans["s"]
+    assert request.plan_digest == plan_digest(plan.changes, plan.diffs)
     assert "frank ssh-ed25519" in request.allowed_signers  # the list the run verifies against, kept in its log
     signed = gate.signed("chris", comment="in the window ✓")
     # The form names chris by his name and types another comment: the statement's signer and comment count.
