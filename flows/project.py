@@ -225,11 +225,16 @@ def _close(run: ProjectRun, board: _Board, status: RunEnd) -> ProjectView:
 
 @flow(name="itpm-project", flow_run_name=_flow_run_name, persist_result=False)
 def project_flow(
-    project_file: str, run_id: str | None = None, requester: str = "prefect-deployment", dry_run: bool = False
+    project_file: str,
+    run_id: str | None = None,
+    requester: str = "prefect-deployment",
+    dry_run: bool = False,
+    emergency: str = "",
 ) -> str:
     """Run (or resume) a project; return ``completed``, ``dry_run`` or raise RolloutHalted / RunRejected.
 
-    Without ``run_id`` (a run started from its deployment in the UI) the run gets a new id.
+    Without ``run_id`` (a run started from its deployment in the UI) the run gets a new id. ``emergency`` (a
+    reason) makes it an emergency change: its approval gates are skipped, and it is flagged until reviewed.
     """
     run = ProjectRun.open(Path(project_file), load_settings(), requester=requester, run_id=run_id)
     spent_before = prior_spend(run.log, run.project.name, run.run_id)  # for the notices' briefings and the board
@@ -247,7 +252,7 @@ def project_flow(
     # logged, locks and lease released; ``itpm resume`` carries on from the log.
     with stop_on_signals():
         try:
-            outcome = _run(run, dry_run, spent_before)
+            outcome = _run(run, dry_run, spent_before, emergency)
         except Interrupted as stop:
             run.stop(stop.signal_name)
             get_run_logger().warning("run %s %s", run.run_id, str(stop.for_run(run.run_id)).replace("\n", ";"))
@@ -259,9 +264,11 @@ def project_flow(
         return outcome
 
 
-def _run(run: ProjectRun, dry_run: bool, spent_before: Decimal) -> str:
+def _run(run: ProjectRun, dry_run: bool, spent_before: Decimal, emergency: str = "") -> str:
     """Order the run's phases (see ``project_flow``)."""
     run_id, project = run.run_id, run.project
+    if emergency:
+        run.check_emergency(emergency, dry_run=dry_run)  # refused before the run starts: bad input changes nothing
     run.hold.take_lease()  # before anything else: a second resume must not mark the live attempt's flow run Crashed
     with get_client(sync_client=True) as client:
         flow_run_id = current_flow_run.id
@@ -271,6 +278,8 @@ def _run(run: ProjectRun, dry_run: bool, spent_before: Decimal) -> str:
             _end_stale_flow_runs(client, run_id, UUID(flow_run_id))
     board = _Board(run, spent_before)
     run.start(dry_run=dry_run)
+    if emergency:
+        run.declare_emergency(emergency)
     run.enter_phase(PhaseName.INITIATION)
     run.enter_phase(PhaseName.PLANNING)
     for step in project.steps:
@@ -283,7 +292,7 @@ def _run(run: ProjectRun, dry_run: bool, spent_before: Decimal) -> str:
 
     run.enter_phase(PhaseName.EXECUTION)
     for step in project.steps:
-        if run.approval_needed(step) and not await_approval(run, step):
+        if run.approval_needed(step) and not run.skip_gate(step) and not await_approval(run, step):
             _close(run, board, RunEnd.REJECTED)
             raise RunRejected(f"step {step.name} of run {run_id} was rejected", fix="see the approval comment")
         for batch in run.batches(step):

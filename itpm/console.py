@@ -14,6 +14,7 @@ from itpm.execution.events import AnsibleEvent
 from itpm.lab.status import HostState, LabStatus
 from itpm.log.events import Event
 from itpm.models.results import CheckOutcome, HostStatus, PlaybookResult, VerificationResult
+from itpm.reports.emergency_flag import emergency_flag
 from itpm.reports.project_view import MilestoneState, ProjectView
 from itpm.reports.wording import duration, last_line, money, percent, plural, when
 
@@ -192,6 +193,8 @@ def project_screen(view: ProjectView) -> RenderableType:
             + (f", {view.throughput_per_hour:.1f} host-steps per hour" if view.throughput_per_hour else "")
         ),
     ]
+    if status.emergency:  # the flag stays on the screen until the change is reviewed, and says so after
+        parts.append(Text(emergency_flag(status), style="bold red" if status.review_pending else "yellow"))
     if view.milestones:
         table = Table("milestone", "due", "state", "reached / projected", title="Milestones", title_justify="left")
         for m in view.milestones:

@@ -11,7 +11,11 @@ exit codes::
     │   ├── InventoryError           malformed inventory, a pattern that matches no host, unknown host
     │   ├── PlaybookError            missing or unreadable playbook
     │   ├── ChecksError              missing check module or directory
-    │   └── BookkeepingError         a cost, risk or note that does not fit the project file (bookkeeping.py)
+    │   ├── BookkeepingError         a cost, risk or note that does not fit the project file (bookkeeping.py)
+    │   ├── EmergencyRefused         an emergency change without a reason, in a dry run, or with no gate to skip
+    │   │                            (engine/emergency.py)
+    │   └── ReviewRefused            a post-implementation review that cannot be recorded, or was refused
+    │                                (engine/review.py)
     ├── LabError                     (exit 2) the lab fleet cannot be built, brought up or down here
     ├── ExecutionError               (exit 1) Ansible or testinfra could not run at all (not: a host failed)
     ├── RunNotFound                  (exit 2) no such run in the project log (run_record.py)

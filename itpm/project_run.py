@@ -31,6 +31,7 @@ from itpm.engine.batch_work import BatchOutcome, BatchWork
 from itpm.engine.change_window import wait_for_window
 from itpm.engine.costs import CostBooking
 from itpm.engine.defaults import AnsibleExecutor, LogJournal, TestinfraVerifier
+from itpm.engine.emergency import check_declaration, declaration, skipped
 from itpm.engine.findings import audited, planned
 from itpm.engine.group_moves import move_passed_hosts
 from itpm.engine.halt_notes import stop_note
@@ -47,6 +48,7 @@ from itpm.inventory import Inventory, load_inventory
 from itpm.log.events import (
     ApprovalDecided,
     ApprovalRequested,
+    EmergencyDeclared,
     Event,
     HostsExcluded,
     HostsMoved,
@@ -344,6 +346,25 @@ class ProjectRun:
             earlier=gates.holding(step.name, self.state.done(step.name)),
             requested_at=requested_at,
         )
+
+    # -- emergency changes (itpm.engine.emergency) -------------------------------------------------------------
+
+    def check_emergency(self, reason: str, *, dry_run: bool) -> list[str]:
+        """Return the steps whose gates an emergency with ``reason`` would skip; raise EmergencyRefused if none."""
+        return check_declaration(self.project, self.state, reason, dry_run=dry_run)
+
+    def declare_emergency(self, reason: str) -> EmergencyDeclared:
+        """Log that the started run is an emergency change skipping its gates still to pass, and why."""
+        declared = declaration(self.project, self.state, reason, by=self.requester, run_id=self.run_id)
+        self.record(declared)
+        return declared
+
+    def skip_gate(self, step: Step) -> bool:
+        """Return whether the run's emergency goes past the step's gate (logged the first time it does)."""
+        entry = skipped(self.project, self.state, step)
+        if entry is not None:
+            self.record(entry)
+        return step.name in self.state.gates_skipped
 
     # -- changing hosts ----------------------------------------------------------------------------------------
 

@@ -31,11 +31,14 @@ from itpm.log.events import (
     ApprovalRequested,
     BatchFinished,
     BatchStarted,
+    EmergencyDeclared,
     Event,
+    GateSkipped,
     HostApplied,
     HostsExcluded,
     HostVerified,
     PhaseChanged,
+    ReviewRecorded,
     RiskRaised,
     RolledBack,
     RunFinished,
@@ -87,6 +90,11 @@ class RunState:
     baselines: set[str] = field(default_factory=set)  # steps audited before any change
     gates: GateBook = field(default_factory=GateBook)  # openings, answers and plans of the run's gates
     waiting_for_approval: str = ""  # the step whose gate is open
+    emergency: str = ""  # why the run is an emergency change that skips gates ("" when it is not one)
+    emergency_steps: list[str] = field(default_factory=list)  # the steps whose gates it skips
+    emergency_roles: list[str] = field(default_factory=list)  # roles that could have approved them: reviewers'
+    gates_skipped: list[str] = field(default_factory=list)  # the steps whose gates it went past
+    review: ReviewRecorded | None = None  # the post-implementation review that covers every gate skipped
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # batch label -> its latest verdict
     materialized_risks: set[str] = field(default_factory=set)
     halt_reason: str = ""
@@ -137,6 +145,11 @@ class RunState:
         return lines
 
     @property
+    def review_pending(self) -> bool:
+        """Return whether the run is an emergency change still waiting for its post-implementation review."""
+        return bool(self.emergency) and self.review is None
+
+    @property
     def total(self) -> int:
         """Return the number of host-steps in the run (each step on each of its hosts)."""
         return sum(len(self.hosts_of(step)) for step in self.steps)
@@ -174,6 +187,8 @@ class RunState:
             self.gates.apply(entry)
             if entry.decision is Decision.REJECTED or self.approved(step):
                 self.waiting_for_approval = ""
+        elif isinstance(entry, EmergencyDeclared | GateSkipped | ReviewRecorded):
+            self._emergency(entry)
         elif isinstance(entry, BatchStarted):
             for host in entry.hosts:
                 self.states[(step, host)] = HostStepState.APPLYING
@@ -213,6 +228,21 @@ class RunState:
         self.steps, self.hosts, self.step_hosts = pinned.steps, pinned.hosts, pinned.step_hosts
         # The class the run started under stays its class: the gate a resumption asks for must not change.
         self.change_classes = {step: ChangeClass(value) for step, value in pinned.change_classes.items()}
+
+    def _emergency(self, entry: EmergencyDeclared | GateSkipped | ReviewRecorded) -> None:
+        # A review covers the log up to its head: a gate skipped after it (a resumption) needs another one.
+        if isinstance(entry, ReviewRecorded):
+            self.review = self.review if entry.refused else entry
+            return
+        self.review = None
+        if isinstance(entry, GateSkipped):
+            self.gates_skipped.append(entry.step or "")
+            if self.waiting_for_approval == entry.step:  # a resumption with --emergency passes an open gate
+                self.waiting_for_approval = ""
+            return
+        self.emergency = entry.reason
+        self.emergency_steps += [s for s in entry.steps if s not in self.emergency_steps]
+        self.emergency_roles += [r for r in entry.roles if r not in self.emergency_roles]
 
     def _applied(self, key: tuple[str, str], entry: HostApplied) -> None:
         if entry.status not in (HostStatus.FAILED, HostStatus.UNREACHABLE):

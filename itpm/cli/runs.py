@@ -18,6 +18,7 @@ from itpm.cli import consoles
 from itpm.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from itpm.cli.following import following
 from itpm.cli.typer_app import IdentityOption, app, identity_of, use_prefect
+from itpm.engine.emergency import check_declaration
 from itpm.errors import ExecutionError, InputError, ItpmError
 from itpm.execution.runner import new_run_id
 from itpm.inventory import load_inventory
@@ -29,9 +30,19 @@ from itpm.project_run import ProjectRun
 from itpm.recovery import Recovery, runbook_path
 from itpm.reports.recovery_report import recovery_markdown
 from itpm.reports.run_status import run_status, summary_markdown
+from itpm.run_state import RunState
 from itpm.settings import Settings, load_settings
 
 __all__ = ["recover_command", "resume_command", "run_command"]
+
+EmergencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--emergency",
+        metavar="REASON",
+        help="an emergency change: skip approval gates, saying why; flagged until a signed review (itpm review)",
+    ),
+]
 
 
 @app.command("run")
@@ -42,26 +53,36 @@ def run_command(
     lock_wait: Annotated[
         int | None, typer.Option(help="seconds to wait for hosts another run holds (0: fail at once)")
     ] = None,
+    emergency: EmergencyOption = None,
 ) -> int:
     """Run a project: audit, plan, approval, batches, re-audit, closure; tracked in Prefect and the project log."""
     if lock_wait is not None:
         os.environ["ITPM_LOCK_WAIT_SECONDS"] = str(lock_wait)  # read by the flow's settings in this process
     settings = load_settings()
     project = load_project(project_file)
+    if emergency is not None:  # bad input: exit 2 before anything runs
+        check_declaration(project, RunState(), emergency, dry_run=dry_run)
     load_inventory(project.scope.inventory).select(project.scope.hosts)  # bad scope: exit 2 before anything runs
     run_id = new_run_id(project.name)
-    return _run_flow(settings, project_file.resolve(), run_id, identity_of(identity), dry_run)
+    requester = identity_of(identity)
+    return _run_flow(settings, project_file.resolve(), run_id, requester, dry_run=dry_run, emergency=emergency or "")
 
 
 @app.command("resume")
-def resume_command(run_id: Annotated[str, typer.Argument(help="the run id printed by itpm run")]) -> int:
+def resume_command(
+    run_id: Annotated[str, typer.Argument(help="the run id printed by itpm run")], emergency: EmergencyOption = None
+) -> int:
     """Resume a crashed or halted run: hosts already applied and verified are skipped."""
     settings = load_settings()
     run = ProjectRun.reopen(run_id, settings)
-    return _run_flow(settings, run.project_file, run_id, run.requester, dry_run=False)
+    if emergency is not None:
+        run.check_emergency(emergency, dry_run=False)
+    return _run_flow(settings, run.project_file, run_id, run.requester, dry_run=False, emergency=emergency or "")
 
 
-def _run_flow(settings: Settings, project_file: Path, run_id: str, requester: str, dry_run: bool) -> int:
+def _run_flow(
+    settings: Settings, project_file: Path, run_id: str, requester: str, *, dry_run: bool, emergency: str = ""
+) -> int:
     url = use_prefect(settings)
     from flows.kinds import flow_for  # noqa: PLC0415 - Prefect is imported only by commands that need it
 
@@ -71,7 +92,9 @@ def _run_flow(settings: Settings, project_file: Path, run_id: str, requester: st
     log = ProjectLog.for_settings(settings)
     try:
         with following(log, run_id):
-            outcome = project_flow(project_file=str(project_file), run_id=run_id, requester=requester, dry_run=dry_run)
+            outcome = project_flow(
+                project_file=str(project_file), run_id=run_id, requester=requester, dry_run=dry_run, emergency=emergency
+            )
     except ProjectLogError as error:
         error.fix = f"{error.fix}; then itpm resume {run_id} continues the run from what the log holds"
         raise

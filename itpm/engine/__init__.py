@@ -6,7 +6,8 @@
   reactions answer it: ``costs`` books time and per-host costs, ``risk_watch`` raises materialized risks. The
   notifier observes what was appended; nothing slow sits between two batches.
 - ``scope``: which hosts a step works on, pinned at the run's first start; who was left out.
-- ``approvals``: who may answer a gate.
+- ``approvals``: who may answer a gate; ``signed_answers`` checks a signed one.
+- ``emergency``: a run that skips its gates, saying why; ``review``: its post-implementation review.
 - ``batch_work``: apply, verify, judge and roll back one batch; ``halt_notes`` words a halt for people.
 
 ``itpm.project_run.ProjectRun`` puts these together for the flow and the CLI.

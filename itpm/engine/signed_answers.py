@@ -6,7 +6,9 @@ on. The checks, in order: the bundle and the statement can be read; the signatur
 namespace; its key is in the allowed signers the gate was opened with; that key belongs to the person the
 statement names, and that is who the answer claims to be; ``ssh-keygen -Y verify`` accepts it over the statement's
 exact bytes; the signer is not the requester; the statement is about this run, project, step, opening of the gate
-and plan; and the same key's signature of the same statement was not recorded before (a replay).
+and plan; and the same key's signature of the same statement was not recorded before (a replay). A
+post-implementation review's statement takes the same checks, against what is ``Expected`` of a review instead of
+a gate's opening (``itpm.engine.review``).
 
 >>> checked = check_signed(project, request, Answer("chris", True, "", bundle_text), seen=set())  # doctest: +SKIP
 >>> checked.refusal, checked.identity, checked.approve  # doctest: +SKIP
@@ -25,7 +27,7 @@ from itpm.signing.allowed_signers import parse_allowed_signers
 from itpm.signing.sshsig import MalformedSignature, read_signature
 from itpm.signing.statement import APPROVAL_NAMESPACE, Statement, parse_statement, split_bundle
 
-__all__ = ["Answer", "CheckedAnswer", "check_signed", "replay_key"]
+__all__ = ["Answer", "CheckedAnswer", "Expected", "check_signed", "expected_answer", "replay_key"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,32 @@ class CheckedAnswer:
     refusal: str = ""
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What a signed statement must say to count, and whose keys may sign it.
+
+    ``statement`` holds the purpose, run, project, step, gate and plan it must name (its decision, signer and
+    comment are the signer's to say); ``decisions`` the answers it may give, the first of them a yes.
+    """
+
+    statement: Statement
+    allowed_signers: str  # the list a signature is verified against
+    requester: str  # who asked for the run, and may therefore not sign
+    decisions: tuple[str, ...] = ("approve", "reject")
+    stale: str = "signed for another plan ({}; the plan now is {}): review the plan again, then sign"
+
+
+def expected_answer(project: Project, request: ApprovalRequested) -> Expected:
+    """Return what an answer to the gate ``request`` opened must say (an approval of this run, step, gate, plan)."""
+    return Expected(
+        Statement(
+            "approval", request.run_id, project.name, request.step or "", request.gate, request.plan_digest, "", ""
+        ),
+        allowed_signers=request.allowed_signers,
+        requester=request.requester,
+    )
+
+
 def replay_key(bundle_text: str) -> str:
     """Return what a replay of the bundle repeats: its key's fingerprint and its statement's digest ("" if unreadable).
 
@@ -64,43 +92,45 @@ def replay_key(bundle_text: str) -> str:
     return f"{key} {hashlib.sha256(text.encode('utf-8')).hexdigest()}"
 
 
-def _expected(statement: Statement, project: Project, request: ApprovalRequested) -> str:
-    """Return why ``statement`` is about another run, step, gate or plan than ``request`` (empty if it is not)."""
+def _expected(statement: Statement, expected: Expected) -> str:
+    """Return why ``statement`` is about another run, step, gate or plan than ``expected`` (empty if it is not)."""
+    want = expected.statement
+    article = "an" if want.purpose[:1] in "aeiou" else "a"
     wrong = [
-        (statement.purpose, "approval", "a {} statement, not an approval"),
-        (statement.run, request.run_id, "signed for run {}, not this run ({})"),
-        (statement.project, project.name, "signed for project {}, not {}"),
-        (statement.step, request.step or "", "signed for step {}, not {}"),
-        (statement.gate, request.gate, "signed for gate opening {}, not the open one ({}): sign again"),
-        (
-            statement.plan,
-            request.plan_digest,
-            "signed for another plan ({}; the plan now is {}): review the plan again, then sign",
-        ),
+        (statement.purpose, want.purpose, f"a {{}} statement, not {article} {want.purpose}"),
+        (statement.run, want.run, "signed for run {}, not this run ({})"),
+        (statement.project, want.project, "signed for project {}, not {}"),
+        (statement.step, want.step, "signed for step {}, not {}"),
+        (statement.gate, want.gate, "signed for gate opening {}, not the open one ({}): sign again"),
+        (statement.plan, want.plan, expected.stale),
     ]
-    for got, want, words in wrong:
-        if got != want:
-            return words.format(got, want)
-    if statement.decision not in ("approve", "reject"):
-        return f"the statement's decision is {statement.decision!r}: it must be approve or reject"
+    for got, wanted, words in wrong:
+        if got != wanted:
+            return words.format(got, wanted)
+    if statement.decision not in expected.decisions:
+        return f"the statement's decision is {statement.decision!r}: it must be {' or '.join(expected.decisions)}"
     return ""
 
 
 def check_signed(  # noqa: PLR0911 - one return per check, in the order the module's docstring gives
-    project: Project, request: ApprovalRequested, answer: Answer, *, seen: set[str]
+    project: Project, request: ApprovalRequested | Expected, answer: Answer, *, seen: set[str]
 ) -> CheckedAnswer:
-    """Check ``answer``'s bundle against the open gate ``request``; ``seen``: the run's good signatures' replay keys."""
+    """Check ``answer``'s bundle against the open gate ``request`` (or what is ``Expected`` of a statement).
+
+    ``seen`` holds the replay keys of the run's good signatures.
+    """
+    expected = expected_answer(project, request) if isinstance(request, ApprovalRequested) else request
     refused = CheckedAnswer(answer.approver, answer.approve, answer.comment)
     try:
         text, armored = split_bundle(answer.signature)
         statement = parse_statement(text)
         signature = read_signature(armored)
     except (ValueError, MalformedSignature) as unreadable:
-        return _refuse(refused, f"not a signed approval: {unreadable}")
+        return _refuse(refused, f"not a signed {expected.statement.purpose}: {unreadable}")
     refused = CheckedAnswer(answer.approver or statement.signer, answer.approve, answer.comment, signature.fingerprint)
     if signature.namespace != APPROVAL_NAMESPACE:
         return _refuse(refused, f"signed for namespace {signature.namespace!r}, not {APPROVAL_NAMESPACE!r}")
-    owners = [s for s in parse_allowed_signers(request.allowed_signers) if s.key_blob == signature.key_blob]
+    owners = [s for s in parse_allowed_signers(expected.allowed_signers) if s.key_blob == signature.key_blob]
     if not owners:
         return _refuse(refused, f"signed with key {signature.fingerprint}, which is not in the allowed signers")
     principals = {p for s in owners for p in s.principals}
@@ -118,20 +148,21 @@ def check_signed(  # noqa: PLR0911 - one return per check, in the order the modu
     problem = ssh_keygen.verify(
         text.encode("utf-8"),
         armored,
-        request.allowed_signers,
+        expected.allowed_signers,
         principal=statement.signer,
         namespace=APPROVAL_NAMESPACE,
     )
     if problem:
         return _refuse(refused, f"the signature does not match the statement (changed after signing?): {problem}")
-    if signer.is_(request.requester):
+    if signer.is_(expected.requester):
         return _refuse(refused, f"signed with the key of {statement.signer}, who requested this run")
-    elsewhere = _expected(statement, project, request)
+    elsewhere = _expected(statement, expected)
     if elsewhere:
         return _refuse(refused, elsewhere)
     if replay_key(answer.signature) in seen:
         return _refuse(refused, "replayed: this statement, signed with this key, was recorded in the run before")
-    return CheckedAnswer(statement.signer, statement.decision == "approve", statement.comment, signature.fingerprint)
+    yes = statement.decision == expected.decisions[0]
+    return CheckedAnswer(statement.signer, yes, statement.comment, signature.fingerprint)
 
 
 def _refuse(answer: CheckedAnswer, why: str) -> CheckedAnswer:

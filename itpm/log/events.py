@@ -22,7 +22,9 @@ __all__ = [
     "BatchFinished",
     "BatchStarted",
     "CostBooked",
+    "EmergencyDeclared",
     "Event",
+    "GateSkipped",
     "HostApplied",
     "HostVerified",
     "HostsExcluded",
@@ -33,6 +35,7 @@ __all__ = [
     "PhaseChanged",
     "RecoveryMeasured",
     "RecoveryStep",
+    "ReviewRecorded",
     "RiskClosed",
     "RiskRaised",
     "RolledBack",
@@ -149,6 +152,40 @@ class ApprovalDecided(_EventBase):
     signed: bool = False  # a good signature of a team member's key (False: a name typed into a form)
     signature: str = ""  # the signed statement and its signature, as given (also when refused: the evidence)
     signer_key: str = ""  # the fingerprint of the key that signed
+
+
+class EmergencyDeclared(_EventBase):
+    """The run is an emergency change: it skips the approval gates of ``steps``, flagged until a reviewer signs off."""
+
+    kind: Literal["emergency_declared"] = "emergency_declared"
+    reason: str
+    by: str  # the requester, who declared it
+    steps: list[str]  # the steps whose gates it skips
+    roles: list[str]  # the roles that could have approved them: a reviewer needs one
+
+
+class GateSkipped(_EventBase):
+    """An emergency change went past a step's approval gate without waiting for it."""
+
+    kind: Literal["gate_skipped"] = "gate_skipped"
+    roles: list[str]  # who would have approved it
+    reason: str  # the emergency's
+    plan_digest: str = ""  # the plan that went unapproved
+
+
+class ReviewRecorded(_EventBase):
+    """A post-implementation review of an emergency change: who reviewed the log up to which event, or why refused."""
+
+    kind: Literal["review_recorded"] = "review_recorded"
+    reviewer: str
+    role: str = ""  # the reviewer's role that could have approved a skipped gate
+    comment: str = ""
+    head: str = ""  # the hash of the run's last chained event when reviewed: what the review covers
+    signed: bool = False  # a good signature of a team member's key over the review statement
+    signature: str = ""  # the signed statement and its signature, as given (also when refused: the evidence)
+    signer_key: str = ""  # the fingerprint of the key that signed
+    allowed_signers: str = ""  # the list the signature was checked against
+    refused: str = ""  # why it does not count ("" when it does)
 
 
 class HostsWaited(_EventBase):
@@ -342,6 +379,9 @@ Event = Annotated[
     | StepPlanned
     | ApprovalRequested
     | ApprovalDecided
+    | EmergencyDeclared
+    | GateSkipped
+    | ReviewRecorded
     | HostsWaited
     | BatchStarted
     | HostApplied

@@ -21,4 +21,5 @@ class Briefing:
     schedule: str = ""
     budget: str = ""
     asked: str = ""  # what the reader should do beyond what the event itself asks (approvals, next steps)
+    emergency: str = ""  # the run's emergency flag: it skipped approval gates (itpm.reports.emergency_flag)
     links: list[str] = field(default_factory=list)  # the Prefect UI address of the flow run, `itpm status RUN`

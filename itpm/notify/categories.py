@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from itpm.log.events import ApprovalRequested, Event, PhaseChanged, RunFinished, RunHalted
+from itpm.log.events import ApprovalRequested, EmergencyDeclared, Event, PhaseChanged, RunFinished, RunHalted
 from itpm.models.project import Notice
 
 __all__ = ["Notifiable", "notice_for"]
 
 # The events a stakeholder can be told about; every other event is for the log and the reports only.
-Notifiable = PhaseChanged | ApprovalRequested | RunHalted | RunFinished
+Notifiable = PhaseChanged | ApprovalRequested | EmergencyDeclared | RunHalted | RunFinished
 
 _FINISHED: dict[str, Notice | None] = {
     "completed": Notice.COMPLETION,
@@ -30,7 +30,7 @@ def notice_for(event: Event) -> Notice | None:
     match event:
         case PhaseChanged():
             return Notice.PHASE_CHANGES
-        case ApprovalRequested():
+        case ApprovalRequested() | EmergencyDeclared():  # those who approve hear that their gates are skipped
             return Notice.APPROVALS
         case RunHalted():
             return Notice.HALTS

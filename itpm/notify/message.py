@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 
 from pydantic import JsonValue
 
-from itpm.log.events import ApprovalRequested, PhaseChanged, RunFinished, RunHalted
+from itpm.log.events import ApprovalRequested, EmergencyDeclared, PhaseChanged, RunFinished, RunHalted
 from itpm.models.project import Project, Step
 from itpm.notify.briefing import Briefing
 from itpm.notify.categories import Notifiable, notice_for
+from itpm.signing.instructions import how_to_review
 
 __all__ = ["Message", "compose"]
 
@@ -62,7 +63,11 @@ def compose(project: Project, event: Notifiable, briefing: Briefing) -> Message:
     """
     title = " ".join(project.title.split())  # a YAML block scalar may span lines
     story = _story(project, event, briefing)
-    subject = " ".join(f"[itpm] {title}: {story.headline}".split())  # one header line, whatever a step is called
+    if briefing.emergency:  # every notice of an emergency change says so, until it is reviewed and after
+        story = _Story(story.headline, [_sentence(briefing.emergency), *story.happened], story.asked)
+    urgent = "[EMERGENCY CHANGE] " if briefing.emergency else ""
+    # One header line, whatever a step is called.
+    subject = " ".join(f"[itpm] {urgent}{title}: {story.headline}".split())
     intro = [
         f"{title} (project {project.name}, environment {project.environment}).",
         f"Run {event.run_id}, {_when(event.at)}.",
@@ -105,6 +110,7 @@ def compose(project: Project, event: Notifiable, briefing: Briefing) -> Message:
             "at": event.at.astimezone(UTC).isoformat(),
             "event": event.model_dump(mode="json", exclude={"run_id", "project", "at", "kind"}),
             "briefing": {"progress": briefing.progress, "schedule": briefing.schedule, "budget": briefing.budget},
+            "emergency": briefing.emergency,
             "asked": [line.removeprefix(_COMMAND) for line in story.asked],
             "links": list(briefing.links),
         },
@@ -129,6 +135,20 @@ def _story(project: Project, event: Notifiable, briefing: Briefing) -> _Story:
                 f"approval needed for {_step_name(event.step)}",
                 _approval_happened(project, event),
                 _approval_asked(project, event, briefing) + extra,
+            )
+        case EmergencyDeclared():
+            return _Story(
+                f"emergency change skips the approval of {', '.join(_step_name(s) for s in event.steps)}",
+                [
+                    f"{event.by} declared run {event.run_id} an emergency change: it does not wait for the approval "
+                    f"of {', '.join(_step_name(s) for s in event.steps)}. Reason: {_sentence(event.reason)}"
+                ],
+                [
+                    f"A team member with role {' or '.join(event.roles)}, other than {event.by}, reviews the change "
+                    "once the run has ended (a post-implementation review); until then it stays flagged:",
+                    f"{_COMMAND}{how_to_review(event.run_id)} --comment '<what you found>'",
+                    *extra,
+                ],
             )
         case RunHalted():
             where = _where(event)

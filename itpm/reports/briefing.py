@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from itpm.notify.briefing import Briefing
+from itpm.reports.emergency_flag import emergency_flag
 from itpm.reports.project_view import MilestoneState, ProjectView
 from itpm.reports.wording import money, percent, when
 
@@ -37,5 +38,6 @@ def briefing_of(view: ProjectView, *, links: Sequence[str] = ()) -> Briefing:
         schedule="; ".join([view.schedule_sentence, *late]),
         budget=spent,
         asked="",
+        emergency=emergency_flag(status),
         links=list(links),
     )

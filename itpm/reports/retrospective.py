@@ -1,7 +1,8 @@
 """The retrospective and the next-steps analysis of a run, from its log events and the PM's view (pure).
 
 Retrospective: planned vs actual time and cost, what failed and why (the tasks and checks that failed most),
-hosts that needed rework or a rollback, approvals and how long they waited, risks that materialized.
+hosts that needed rework or a rollback, approvals and how long they waited (or the gates an emergency change
+skipped, and its review), risks that materialized.
 
 Next steps: what is still non-compliant, hosts to revisit, risks still open, and recommendations ranked by
 impact, each with the command that acts on it.
@@ -28,10 +29,12 @@ from itpm.log.events import (
     StepAudited,
 )
 from itpm.models.failures import HostFailure
+from itpm.reports.emergency_flag import emergency_flag
 from itpm.reports.project_view import MilestoneState, ProjectView
 from itpm.reports.run_status import HostStepState
 from itpm.reports.section import ReportSection
 from itpm.reports.wording import duration, last_line, percent, plural, when
+from itpm.signing.instructions import how_to_review
 
 __all__ = ["Recommendation", "next_steps", "next_steps_sections", "retrospective"]
 
@@ -53,7 +56,7 @@ def retrospective(view: ProjectView, events: Sequence[Event]) -> tuple[ReportSec
         _cost(view),
         _failures(events),
         _rework(events),
-        _approvals(events),
+        _approvals(view, events),
         _risks_materialized(view),
     )
 
@@ -162,10 +165,11 @@ def _rework(events: Sequence[Event]) -> ReportSection:
     return ReportSection("Rework and rollbacks", table=tuple(rows))
 
 
-def _approvals(events: Sequence[Event]) -> ReportSection:
+def _approvals(view: ProjectView, events: Sequence[Event]) -> ReportSection:
     decided = [e for e in events if isinstance(e, ApprovalDecided)]
+    flag = (emergency_flag(view.status),) if view.status.emergency else ()
     if not decided:
-        return ReportSection("Approvals", paragraphs=("No step needed an approval.",))
+        return ReportSection("Approvals", paragraphs=flag or ("No step needed an approval.",))
     rows = tuple(
         {
             "step": e.step or "",
@@ -176,7 +180,7 @@ def _approvals(events: Sequence[Event]) -> ReportSection:
         }
         for e in decided
     )
-    return ReportSection("Approvals", table=rows)
+    return ReportSection("Approvals", paragraphs=flag, table=rows)
 
 
 def _risks_materialized(view: ProjectView) -> ReportSection:
@@ -215,6 +219,14 @@ def next_steps(view: ProjectView, events: Sequence[Event]) -> tuple[Recommendati
         found.append(
             Recommendation(
                 80, f"Approve or reject step {status.waiting_for_approval}: `itpm approve {run} --as <login>`."
+            )
+        )
+    if status.review_pending and status.finished is not None:
+        found.append(
+            Recommendation(
+                85,
+                f"Review the emergency change ({status.emergency}): it skipped the gates of "
+                f"{', '.join(status.gates_skipped) or 'no step yet'}; `{how_to_review(run)}`.",
             )
         )
     unreachable = sorted({e.host or "" for e in events if isinstance(e, HostApplied) and e.status == "unreachable"})

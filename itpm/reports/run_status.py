@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from itpm.log.events import Event
+from itpm.reports.emergency_flag import emergency_flag
 from itpm.reports.wording import percent
 from itpm.run_state import HostStepState, RunState
 
@@ -58,6 +59,7 @@ def summary_markdown(status: RunState, steps: Sequence[str] | None = None) -> st
         f"**Run** `{status.run_id}` requested by {status.requester or 'unknown'}: **{state}**"
         + (" (dry run: audit and plan only, nothing changed)" if status.dry_run else ""),
         "",
+        *([f"**{emergency_flag(status)}**", ""] if status.emergency else []),
         f"**Progress**: {status.verified} of {status.total} host-steps verified ({percent(status.progress_percent)}).",
     ]
     for step in steps or status.steps:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from itpm.models.project import PhaseName
+from itpm.reports.emergency_flag import emergency_flag
 from itpm.reports.project_view import BudgetView, CheckComparison, MilestoneView, ProjectView, RiskView
 from itpm.reports.section import ReportSection
 from itpm.reports.wording import duration, money, percent, plural, when
@@ -79,6 +80,7 @@ def status_report(view: ProjectView) -> StatusReport:
             ("Requested by", status.requester or "nobody yet"),
             ("State", run_state(status)),
             ("As of", when(view.as_of)),
+            *((("Emergency change", emergency_flag(status)),) if status.emergency else ()),
             *_chain_fact(view),
         ),
         progress=_progress(view),

@@ -1,5 +1,7 @@
 """How to sign an answer at a gate, in words for the gate's page and the notice that asks for approval.
 
+(And the command that signs an emergency change's post-implementation review, for the reports that ask for it.)
+
 The statement is shown exactly as it must be signed, with ``YOUR-LOGIN`` where the signer's login goes, so that
 someone without itpm at hand (the Prefect UI on a laptop) can sign it with ``ssh-keygen`` alone.
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from itpm.log.events import ApprovalRequested
 from itpm.signing.statement import APPROVAL_NAMESPACE, Statement
 
-__all__ = ["PLACEHOLDER", "how_to_sign", "statement_for"]
+__all__ = ["PLACEHOLDER", "how_to_review", "how_to_sign", "statement_for"]
 
 PLACEHOLDER = "YOUR-LOGIN"
 
@@ -52,3 +54,8 @@ def how_to_sign(request: ApprovalRequested, *, project: str) -> str:
         + "".join(f"    {line}\n" for line in by_hand)
         + "\nWhat the statement says is what counts: its signer, decision and comment are recorded."
     )
+
+
+def how_to_review(run_id: str) -> str:
+    """Return the command that records an emergency change's signed review: ``'itpm review r1 --as <login> ...'``."""
+    return f"itpm review {run_id} --as <login> --key ~/.ssh/id_ed25519"

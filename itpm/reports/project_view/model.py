@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from itpm.log.chain import ChainHead
 from itpm.models.project import Project
+from itpm.reports.emergency_flag import review_asked
 from itpm.reports.wording import money, when
 from itpm.run_state import RunState
 
@@ -197,6 +198,8 @@ class ProjectView:
             lines.append(
                 f"Step {status.waiting_for_approval} waits for approval: `itpm approve {status.run_id} --as <login>`"
             )
+        if status.review_pending:
+            lines.append(review_asked(status))
         lines += [f"{host} in step {step}: {why}" for (step, host), why in sorted(status.problems.items())]
         lines += [
             f"Milestone {m.name!r} (due {m.due}) is {m.state.value}"
