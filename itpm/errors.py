@@ -11,7 +11,8 @@ exit codes::
     │   ├── InventoryError           malformed inventory, a pattern that matches no host, unknown host
     │   ├── PlaybookError            missing or unreadable playbook
     │   ├── ChecksError              missing check module or directory
-    │   └── BookkeepingError         a cost, risk or note that does not fit the project file (bookkeeping.py)
+    │   ├── BookkeepingError         a cost, risk or note that does not fit the project file (bookkeeping.py)
+    │   └── NotEvidence              a file given as an evidence archive is missing or no .tar.gz (evidence/)
     ├── LabError                     (exit 2) the lab fleet cannot be built, brought up or down here
     ├── ExecutionError               (exit 1) Ansible or testinfra could not run at all (not: a host failed)
     ├── RunNotFound                  (exit 2) no such run in the project log (run_record.py)
@@ -20,6 +21,7 @@ exit codes::
     ├── LogSchemaError               (exit 2) the log's database is not one itpm can migrate (log/migrations)
     ├── ProjectLogError              the log's database is locked by another writer past the busy timeout, or its
     │                                disk is full (log/errors.py)
+    ├── EvidenceRefused              a run's chain does not verify: no evidence archive of it (evidence/build.py)
     ├── DeliveryFailed               a notice could not be sent; returned as a value, never raised to a run
     └── RolloutHalted, RunRejected   a run stopped by its rules or an approver (flows/project.py)
 
