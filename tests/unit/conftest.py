@@ -1,7 +1,11 @@
-"""Fixtures shared by the unit tests: ``engine`` opens runs of the engine on a real log with fake ports."""
+"""Fixtures shared by the unit tests: ``engine`` opens runs of the engine on a real log with fake ports.
+
+``logged_run`` and ``archive`` are a run with signed approvals and its evidence archive (evidence_runs.py).
+"""
 
 from __future__ import annotations
 
 from tests.unit.engine_runs import engine
+from tests.unit.evidence_runs import archive, logged_run
 
-__all__ = ["engine"]
+__all__ = ["archive", "engine", "logged_run"]
