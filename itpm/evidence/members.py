@@ -25,6 +25,7 @@ import io
 import json
 import re
 import tarfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,7 +237,7 @@ def unpack(path: Path) -> Unpacked:
                     continue
                 extracted = archive.extractfile(info)
                 files[name] = extracted.read() if extracted is not None else b""
-    except (tarfile.TarError, OSError, EOFError) as problem:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as problem:
         raise NotEvidence(
             f"{path}: not a .tar.gz evidence archive ({problem})",
             fix="give the .tar.gz that `itpm evidence RUN` wrote",

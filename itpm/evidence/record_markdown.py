@@ -14,7 +14,7 @@ from itpm.evidence.record import Approval, ChangeRecord, StepRecord
 from itpm.models.failures import HostFailure
 from itpm.reports.markdown_report import section_markdown
 from itpm.reports.section import ReportSection
-from itpm.reports.wording import duration, when
+from itpm.reports.wording import duration, last_line, when
 
 __all__ = ["record_markdown"]
 
@@ -120,7 +120,7 @@ def _batch_rows(step: StepRecord) -> list[dict[str, str]]:
         verdict = batch.verdict.value if batch.verdict else "did not finish"
         took = duration(batch.duration_s) if batch.duration_s is not None else "-"
         for host in batch.hosts:
-            failed = [f"{host.failed_task}: {host.message.strip().splitlines()[-1]}" if host.message else ""]
+            failed = [": ".join(part for part in (host.failed_task, last_line(host.message)) if part)]
             rows.append(
                 {
                     "batch": f"{batch.label} ({verdict}, {when(batch.started_at)}, {took})",

@@ -15,9 +15,12 @@ from itpm.evidence import EvidenceRefused, NotEvidence, build_evidence, verify_e
 from itpm.evidence.members import EVENTS, MANIFEST, VERIFY_MD, pack, unpack
 from itpm.evidence.verify_chain import event_hash as auditors_event_hash
 from itpm.log.chain import event_hash
+from itpm.log.store import ProjectLog
 from tests.unit.engine_runs import Engine
 from tests.unit.evidence_runs import BUILT, RUN, extract, script, shell, ssh_keygen_commands
 from tests.unit.test_hostile_input import run_cli
+from tests.unit.test_log_chain import MAIN
+from tests.unit.test_log_chain import _build as build_chained_log
 
 # -- an untouched archive ---------------------------------------------------------------------------------------
 
@@ -134,6 +137,17 @@ def test_the_auditors_hash_is_itpms(archive: Path) -> None:
         assert event_hash(line["run"], line["prev"], line["event"]) == line["hash"]
     odd = {"kind": "note_added", "text": 'caf\u00e9 \u2603 "quoted"\n', "n": 1.5, "none": None, "list": [3, 1]}
     assert auditors_event_hash("r", "0" * 64, odd) == event_hash("r", "0" * 64, odd)
+
+
+def test_an_archive_of_a_log_on_either_database_verifies(log_url: str, tmp_path: Path) -> None:
+    """PostgreSQL hands back its JSON as written, SQLite as its text: the archive's lines are canonical either way."""
+    with ProjectLog(log_url) as log:
+        build_chained_log(log)  # a rollout with an approval and a rollback, another run's events interleaved
+        path = build_evidence(log, MAIN, tmp_path, built_at=BUILT)
+        head = log.chain_head(MAIN)
+    report = verify_evidence(path)
+    assert report.ok and report.events == 30 and head is not None and report.head == head.hash
+    assert script(extract(path, tmp_path / "x")).returncode == 0
 
 
 def test_the_same_log_gives_the_same_archive(logged_run: Engine, archive: Path, tmp_path: Path) -> None:
