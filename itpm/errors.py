@@ -14,8 +14,9 @@ exit codes::
     │   ├── BookkeepingError         a cost, risk or note that does not fit the project file (bookkeeping.py)
     │   ├── EmergencyRefused         an emergency change without a reason, in a dry run, or with no gate to skip
     │   │                            (engine/emergency.py)
-    │   └── ReviewRefused            a post-implementation review that cannot be recorded, or was refused
-    │                                (engine/review.py)
+    │   ├── ReviewRefused            a post-implementation review that cannot be recorded, or was refused
+    │   │                            (engine/review.py)
+    │   └── NotEvidence              a file given as an evidence archive is missing or no .tar.gz (evidence/)
     ├── LabError                     (exit 2) the lab fleet cannot be built, brought up or down here
     ├── ExecutionError               (exit 1) Ansible or testinfra could not run at all (not: a host failed)
     ├── RunNotFound                  (exit 2) no such run in the project log (run_record.py)
@@ -26,6 +27,7 @@ exit codes::
     │                                its lack (prefect_server.py)
     ├── ProjectLogError              the log's database is locked by another writer past the busy timeout, or its
     │                                disk is full (log/errors.py)
+    ├── EvidenceRefused              a run's chain does not verify: no evidence archive of it (evidence/build.py)
     ├── DeliveryFailed               a notice could not be sent; returned as a value, never raised to a run
     └── RolloutHalted, RunRejected   a run stopped by its rules or an approver (flows/project.py)
 

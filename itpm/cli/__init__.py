@@ -8,6 +8,7 @@ One module per command family, each registering its commands on the typer ``app`
 - approvals.py: ``approve`` (the Prefect side of it is flows/approval.py);
 - reviews.py: ``review``, the post-implementation review of an emergency change;
 - project_log.py: ``log`` (``log RUN``, ``log verify``);
+- evidence.py: ``evidence`` (``evidence RUN``, ``evidence verify``);
 - reports.py: ``status``, ``report``;
 - bookkeeping.py: ``book``, ``risk``, ``note``;
 - demo.py: ``demo``;
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 # Imported for what they do: each registers its family's commands on the app, in the order `itpm --help` lists.
 from itpm.cli import adhoc, project_files, runs  # noqa: F401  # isort: skip
-from itpm.cli import approvals, reviews, project_log, reports, bookkeeping, demo, lab_server  # noqa: F401  # isort: skip
+from itpm.cli import approvals, reviews, project_log, evidence, reports, bookkeeping, demo, lab_server  # noqa: F401  # isort: skip
 from itpm.cli.entry import main
 from itpm.cli.typer_app import app
 

@@ -19,6 +19,7 @@ import signal
 import typer
 
 from itpm.errors import ItpmError
+from itpm.evidence.verify import EvidenceReport
 from itpm.models.results import PlaybookResult, VerificationResult
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "error_exit_code",
+    "evidence_exit_code",
     "playbook_exit_code",
     "verification_exit_code",
 ]
@@ -70,3 +72,11 @@ def verification_exit_code(result: VerificationResult) -> int:
     if result.succeeded:
         return EXIT_OK
     return EXIT_BAD_INPUT if all(c.unreachable for c in result.failed.values()) else EXIT_FAILED
+
+
+def evidence_exit_code(report: EvidenceReport) -> int:
+    """Return the exit code of checking an evidence archive: 0 it verified, 1 it did not (a failed check).
+
+    An archive that is missing or not a ``.tar.gz`` never gets here: ``NotEvidence`` is bad input, 2.
+    """
+    return EXIT_OK if report.ok else EXIT_FAILED

@@ -9,15 +9,14 @@ check, as a failed rollout is), 2 for a run the log does not have.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
 from itpm import console as render
 from itpm.cli import consoles
 from itpm.cli.exit_codes import EXIT_FAILED, EXIT_OK
-from itpm.cli.typer_app import app
+from itpm.cli.typer_app import DefaultCommandGroup, app
 from itpm.errors import InputError
 from itpm.log.chain import SHORT_HASH
 from itpm.log.chain_audit import ChainReport, verify_chain
@@ -29,13 +28,10 @@ from itpm.settings import load_settings
 __all__ = ["log_app", "show_command", "verify_command"]
 
 
-class _ShowByDefault(TyperGroup):
+class _ShowByDefault(DefaultCommandGroup):
     """The ``itpm log`` group: arguments that name none of its commands go to ``show`` (``itpm log RUN``)."""
 
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # noqa: ANN401 - typer's vendored click context
-        if not args or args[0] not in self.commands:
-            args = ["show", *args]
-        return super().parse_args(ctx, args)
+    default_command = "show"
 
 
 log_app = typer.Typer(

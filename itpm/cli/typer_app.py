@@ -20,6 +20,7 @@ from itpm.settings import Settings
 
 __all__ = [
     "DEFAULT_INVENTORY",
+    "DefaultCommandGroup",
     "IdentityOption",
     "InterruptedCommand",
     "InventoryOption",
@@ -53,6 +54,22 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt as interrupt:
             raise InterruptedCommand(interrupt) from interrupt
+
+
+class DefaultCommandGroup(TyperGroup):
+    """A command group whose arguments, when they name none of its commands, go to ``default_command``.
+
+    ``itpm log RUN`` is ``itpm log show RUN``; ``itpm evidence RUN`` is ``itpm evidence build RUN``.
+    """
+
+    default_command = ""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # noqa: ANN401 - typer's vendored click context
+        """Return the arguments parsed, ``default_command`` put first when they name none of the group's commands."""
+        # `itpm log --help` lists the group's commands; `itpm log` alone still asks the default command for a run.
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
 
 
 app = typer.Typer(

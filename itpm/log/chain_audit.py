@@ -28,7 +28,7 @@ from itpm.log.database import utc
 from itpm.log.store import ProjectLog
 from itpm.log.tables import chain_origin_table, events_table, runs_table
 
-__all__ = ["ChainReport", "RunChain", "verify_chain"]
+__all__ = ["ChainReport", "RunChain", "read_run_chain", "verify_chain"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,19 @@ def verify_chain(log: ProjectLog, run_id: str | None = None) -> ChainReport:
         unchained_through=origin.unchained_through if origin is not None else None,
         began_at=utc(origin.began_at) if origin is not None else None,
     )
+
+
+def read_run_chain(log: ProjectLog, run_id: str) -> tuple[RunChain, list[StoredEvent]]:
+    """Return one run's chain checked and its rows as stored, read together (an evidence archive copies them).
+
+    The rows are those the check saw, in log order (empty for a run the log does not have).
+    """
+    with log.explain_failures(f"read run {run_id}'s chain"), log.reader.connect() as connection:
+        origin = connection.execute(select(chain_origin_table).where(chain_origin_table.c.id == 1)).one_or_none()
+        boundary = origin.unchained_through if origin is not None else 0
+        head = _recorded_heads(connection, run_id).get(run_id)
+        rows = list(_rows(connection, run_id))
+    return _check_run(run_id, rows, boundary, head), rows
 
 
 def _check_run(run_id: str, rows: list[StoredEvent], boundary: int, recorded_head: str | None) -> RunChain:
