@@ -88,7 +88,11 @@ def _change_classes(started: Mapping[str, Any] | None) -> dict[str, str]:
     classes = started.get("change_classes") if started is not None else None
     if not isinstance(classes, Mapping):
         return {}
-    return {str(step): str(value) for step, value in classes.items()}
+    # In the run's step order: the log keeps the map as written, events.jsonl with its keys sorted.
+    order = [str(s) for s in started.get("steps", [])] if started is not None else []
+    rank = {step: i for i, step in enumerate(order)}
+    ordered = sorted(classes.items(), key=lambda item: (rank.get(str(item[0]), len(rank)), str(item[0])))
+    return {str(step): str(value) for step, value in ordered}
 
 
 def _approval(line: int, entry: ApprovalDecided, files: SignedFiles | None) -> Approval:
@@ -154,7 +158,7 @@ class _Fold:
     @staticmethod
     def _step_event(step: _Step, entry: Event) -> None:
         if isinstance(entry, StepPlanned):
-            digest = plan_digest(entry.changes)
+            digest = plan_digest(entry.changes, entry.diffs)
             step.plans.append(Plan(at=entry.at, digest=digest, changes=entry.changes, unreachable=entry.unreachable))
         elif isinstance(entry, StepAudited):
             step.audits.append(

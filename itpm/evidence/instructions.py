@@ -28,8 +28,9 @@ _HASH_LINES = """\
 """
 
 _DIGEST_LINES = """\
-    def plan_digest(changes):  # the "changes" of the step_planned event
-        text = json.dumps(changes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    def plan_digest(event):  # a step_planned event: its "changes", and the digests of their "diffs"
+        plan = {"changes": event["changes"], "diffs": event["diffs"]} if event.get("diffs") else event["changes"]
+        text = json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 """
 

@@ -190,8 +190,10 @@ def _planned_before(lines: list[EventLine], step: str, line: int) -> str:
     """Return the digest of the step's latest plan logged before ``line`` (what its gate opened for; "" if none)."""
     for earlier in reversed(lines[: line - 1]):
         if earlier.kind == "step_planned" and earlier.event.get("step") == step:
-            changes = earlier.event.get("changes")
-            return plan_digest(changes) if isinstance(changes, dict) else ""
+            changes, diffs = earlier.event.get("changes"), earlier.event.get("diffs")
+            if not isinstance(changes, dict):
+                return ""
+            return plan_digest(changes, diffs if isinstance(diffs, dict) else None)
     return ""
 
 

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from itpm.evidence import EvidenceRefused, NotEvidence, build_evidence, verify_evidence
+from itpm.evidence.instructions import _DIGEST_LINES, _HASH_LINES
 from itpm.evidence.members import EVENTS, MANIFEST, VERIFY_MD, pack, unpack
 from itpm.evidence.verify_chain import event_hash as auditors_event_hash
 from itpm.log.chain import event_hash
 from itpm.log.store import ProjectLog
+from itpm.signing.statement import plan_digest
 from tests.unit.engine_runs import Engine
 from tests.unit.evidence_runs import BUILT, RUN, extract, script, shell, ssh_keygen_commands
 from tests.unit.test_hostile_input import run_cli
@@ -204,3 +208,14 @@ def test_the_commands_exit_0_1_and_2(logged_run: Engine, tmp_path: Path, monkeyp
     assert missing.code == 2 and "fix:" in missing.output and "Traceback" not in missing.output
     unknown = run_cli("evidence", "no-such-run")
     assert unknown.code == 2 and "no-such-run" in unknown.output
+
+
+def test_the_auditors_plan_digest_agrees_with_itpms() -> None:
+    """VERIFY.md's few lines compute the digest an approval names, with and without the diffs' digests."""
+    namespace: dict[str, Any] = {}
+    exec(textwrap.dedent(_HASH_LINES + _DIGEST_LINES), namespace)  # noqa: S102 - the archive's own lines, as shipped
+    with_diffs = {"changes": {"h1": ["Banner", "ü"], "h2": []}, "diffs": {"h1": ["3f1c", ""], "h2": []}}
+    without = {"changes": {"h1": ["Banner"]}}
+    for event in (with_diffs, without):
+        expected = plan_digest(event["changes"], event.get("diffs"))
+        assert namespace["plan_digest"](event) == expected
