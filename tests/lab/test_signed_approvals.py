@@ -21,6 +21,7 @@ import pytest
 from itpm.log.events import ApprovalRequested, BatchStarted, RunFinished
 from itpm.signing.ssh_keygen import sign
 from itpm.signing.statement import APPROVAL_NAMESPACE, Statement, bundle, parse_statement, split_bundle
+from tests.unit.evidence_runs import extract, script, shell, ssh_keygen_commands
 
 from .world import HOSTS, World
 
@@ -114,6 +115,7 @@ def test_only_a_good_signature_over_the_plan_opens_the_gate(world: World, record
     assert [world.marker(h) for h in HOSTS] == ["ok", "ok-v2", "ok-v2", "ok-v2", "ok-v2"]
     statement, _ = split_bundle(world.decisions(run_id)[-1].signature)
     assert parse_statement(statement).plan == again.plan_digest
+    _evidence_verifies_offline_until_touched(world, run_id)
     kinds = FORGERIES + 1  # and the replay
     record_property("cases", kinds)
     record_property(
@@ -162,6 +164,31 @@ def _forge(world: World, request: ApprovalRequested, keys: dict[str, Path]) -> i
         assert expected in _refused(world, run_id, answered)
     assert answered == FORGERIES
     return answered
+
+
+def _evidence_verifies_offline_until_touched(world: World, run_id: str) -> None:
+    """The run's evidence archive verifies with itpm, ssh-keygen and python3; a byte changed, it does not."""
+    archive = world.root / "evidence.tar.gz"
+    built = world.itpm("evidence", run_id, "--out", str(archive))
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert world.itpm("evidence", "verify", str(archive)).returncode == 0
+    directory = extract(archive, world.root / "unpacked")
+    assert script(directory).returncode == 0
+    signed = {who: [c for c in ssh_keygen_commands(directory) if f" -I {who} " in c] for who in ("chris", "erin")}
+    good = {who: [c for c in commands if shell(directory, c).returncode == 0] for who, commands in signed.items()}
+    assert good["chris"] and good["erin"], good  # the two approvals that opened the gate verify as written
+
+    statement = directory / good["erin"][0].rsplit("< ", 1)[1]
+    statement.write_bytes(statement.read_bytes().replace(b"decision: approve", b"decision: Approve"))
+    assert shell(directory, good["erin"][0]).returncode != 0
+    events = directory / "events.jsonl"
+    lines = events.read_bytes().splitlines()
+    lines[3] = lines[3].replace(b'"project":"signed"', b'"project":"signeD"')
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    assert script(directory).returncode != 0
+    touched = world.root / "touched.tar.gz"
+    subprocess.run(["tar", "czf", str(touched), "-C", str(directory.parent), directory.name], check=True)
+    assert world.itpm("evidence", "verify", str(touched)).returncode == 1
 
 
 def _requests(world: World, run_id: str, count: int, timeout: float = 180) -> list[ApprovalRequested]:
