@@ -194,11 +194,21 @@ def _approval_asked(project: Project, event: ApprovalRequested, briefing: Briefi
             f"Nobody on the team but {event.requester}, who requested the run, has role {roles}: "
             "add an approver to the project's team first."
         ]
+    if event.lapsed:
+        lines.append(f"Asked again: {_sentence(event.lapsed)}")
+    if event.approvals_needed > 1:
+        lines.append(f"This change needs {event.approvals_needed} approvals from different people and roles.")
+    key = ""
+    if event.signatures_required:
+        key = " --key ~/.ssh/id_ed25519"
+        lines.append(
+            "Answers must be signed with the approver's SSH key (ssh-keygen -Y sign); unsigned ones are refused."
+        )
     lines += [
         "To approve:",
-        f"{_COMMAND}itpm approve {event.run_id} --as <login>",
+        f"{_COMMAND}itpm approve {event.run_id} --as <login>{key}",
         "To reject (the step then changes no host):",
-        f"{_COMMAND}itpm approve {event.run_id} --as <login> --reject --comment '<why>'",
+        f"{_COMMAND}itpm approve {event.run_id} --as <login>{key} --reject --comment '<why>'",
     ]
     ui = next((link for link in briefing.links if link.startswith(("http://", "https://"))), None)
     lines.append(f"Or answer the form of the paused flow run in the Prefect UI{f': {ui}' if ui else '.'}")

@@ -175,6 +175,7 @@ def _approvals(view: ProjectView, events: Sequence[Event]) -> ReportSection:
             "step": e.step or "",
             "who": e.approver,
             "decision": e.decision,
+            "proof": f"signed ({e.signer_key})" if e.signed else "unsigned",
             "waited": duration(e.waited_s) if e.decision != "refused" else "",
             "comment": e.reason or e.comment,
         }

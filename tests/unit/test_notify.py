@@ -189,6 +189,25 @@ def test_an_approval_request_says_who_may_approve_and_how() -> None:
     _assert_plain(message)
 
 
+def test_a_signed_gate_asked_again_says_why_how_to_sign_and_how_many_approve() -> None:
+    asked = approval().model_copy(
+        update={
+            "signatures_required": True,
+            "approvals_needed": 2,
+            "lapsed": "the approval by chris (plan sha256:3f1c…) no longer holds: the plan changed: h2 would also "
+            "change 'motd'",
+        }
+    )
+    text = compose(make_project(), asked, BRIEFING).text
+    assert "Asked again: the approval by chris (plan sha256:3f1c…) no longer holds" in text
+    assert "This change needs 2 approvals from different people and roles." in text
+    assert "Answers must be signed with the approver's SSH key; unsigned ones are refused." in text
+    assert f"\n    itpm approve {RUN} --as <login> --key ~/.ssh/id_ed25519\n" in text
+    assert f"\n    itpm approve {RUN} --as <login> --key ~/.ssh/id_ed25519 --reject --comment '<why>'\n" in text
+    unsigned = compose(make_project(), approval(), BRIEFING).text
+    assert "--key" not in unsigned and "Asked again" not in unsigned and "approvals from different" not in unsigned
+
+
 def test_an_approval_nobody_else_can_give_says_to_add_an_approver() -> None:
     team = [{"name": "Dana Engineer", "role": "change_manager", "user": "dana"}]
     message = compose(make_project(team=team), approval(), Briefing())
