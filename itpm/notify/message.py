@@ -201,9 +201,7 @@ def _approval_asked(project: Project, event: ApprovalRequested, briefing: Briefi
     key = ""
     if event.signatures_required:
         key = " --key ~/.ssh/id_ed25519"
-        lines.append(
-            "Answers must be signed with the approver's SSH key (ssh-keygen -Y sign); unsigned ones are refused."
-        )
+        lines.append("Answers must be signed with the approver's SSH key; unsigned ones are refused.")
     lines += [
         "To approve:",
         f"{_COMMAND}itpm approve {event.run_id} --as <login>{key}",
