@@ -2,7 +2,8 @@
 
 A step's class is what change management would call it (ITIL's standard and normal changes; itpm splits normal
 into normal and high risk; an emergency change is a run that skips its gates: ``itpm.engine.emergency``). The
-worst open risk that bears on the step (its ``step`` is the step, or absent: project-wide) decides, by likelihood x impact with low=1, medium=2, high=3:
+worst open risk that bears on the step (its ``step`` is the step, or absent: project-wide) decides, by
+likelihood x impact with low=1, medium=2, high=3:
 
     likelihood, by impact:  low          medium       high
     low                     1 standard   2 standard   3 normal
