@@ -41,7 +41,6 @@ from itpm.engine.risk_watch import RiskWatch
 from itpm.engine.run_hold import RunHold
 from itpm.engine.run_vars import RunVars
 from itpm.engine.scope import excluded_hosts, pinned_scope, pinned_step_hosts, step_hosts
-from itpm.engine.signed_answers import replay_key
 from itpm.execution.runner import EventCallback, new_run_id
 from itpm.interrupts import deferred_signals
 from itpm.inventory import Inventory, load_inventory
@@ -69,7 +68,6 @@ from itpm.rollout import Batch, plan_batches, still_to_do
 from itpm.run_record import RunNotFound, started_event
 from itpm.run_state import RunState
 from itpm.settings import Settings
-from itpm.signing.allowed_signers import allowed_signers_of
 from itpm.standard_file import load_standard
 
 __all__ = [
@@ -299,29 +297,9 @@ class ProjectRun:
 
     def request_approval(self, step: Step) -> ApprovalRequested:
         """Log that the step's gate is open: for which plan, against which signers, and why again if it lapsed."""
-        gate = step.strategy.approval
-        roles = list(gate.roles) if gate else []
-        gates = self.state.gates
-        signers = allowed_signers_of(self.project)
-        request = ApprovalRequested(
-            **self._common(),
-            step=step.name,
-            roles=roles,
-            requester=self.requester,
-            gate=f"{step.name}#{gates.openings.get(step.name, 0) + 1}",
-            plan_digest=gates.current_digest(step.name),
-            signatures_required=self.project.signatures_required,
-            allowed_signers=signers,
-            approvals_needed=self._approvals_needed(step),
-            lapsed=self.state.approval_lapsed(step.name),
-        )
+        request = approvals.opening(self.project, self.state, step, self._common(), requester=self.requester)
         self.record(request)
         return request
-
-    def _approvals_needed(self, step: Step) -> int:
-        """Return how many approvals the step's gate needs, by the class the run started under (at least one)."""
-        recorded = self.state.change_classes.get(step.name)  # an edit before a resumption does not lower it
-        return max(1, recorded.approvals if recorded else classify(self.project, step).approvals_needed)
 
     def decide_approval(self, step: Step, given: Answer, requested_at: datetime | None = None) -> ApprovalDecided:
         """Record an answer to the step's gate; an answer that may not count is logged as refused, with why."""
@@ -331,19 +309,13 @@ class ProjectRun:
 
     def judge_answer(self, step: Step, given: Answer, requested_at: datetime | None = None) -> ApprovalDecided:
         """Return what an answer to the step's open gate would be recorded as (nothing is recorded)."""
-        gates = self.state.gates
-        # Only good signatures: a refused bundle carrying someone's key and statement over a bad signature must not
-        # make their real answer look like a replay.
-        seen = {replay_key(d.signature) for answers in gates.decisions.values() for d in answers if d.signed}
-        return approvals.decided(
+        return approvals.judged(
             self.project,
+            self.state,
             step,
             self._common(),
             requester=self.requester,
             given=given,
-            request=gates.requests.get(step.name),
-            seen=seen - {""},
-            earlier=gates.holding(step.name, self.state.done(step.name)),
             requested_at=requested_at,
         )
 

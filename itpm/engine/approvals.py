@@ -14,13 +14,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from itpm.engine.signed_answers import Answer, CheckedAnswer, check_signed
+from itpm.engine.signed_answers import Answer, CheckedAnswer, check_signed, replay_key
 from itpm.errors import ItpmError
 from itpm.log.events import ApprovalDecided, ApprovalRequested, now
+from itpm.models.change_control import classify
 from itpm.models.project import Project, Step
 from itpm.models.statuses import Decision
+from itpm.run_state import RunState
+from itpm.signing.allowed_signers import allowed_signers_of
 
-__all__ = ["Answer", "ApprovalRefused", "answer", "check_approver", "decided", "unsigned_refusal"]
+__all__ = [
+    "Answer",
+    "ApprovalRefused",
+    "answer",
+    "check_approver",
+    "decided",
+    "judged",
+    "opening",
+    "unsigned_refusal",
+]
 
 
 class ApprovalRefused(ItpmError):
@@ -128,4 +140,57 @@ def decided(
         signed=signed and not checked.refusal,
         signature=given.signature,
         signer_key=checked.signer_key,
+    )
+
+
+def opening(
+    project: Project, state: RunState, step: Step, common: Mapping[str, str], *, requester: str
+) -> ApprovalRequested:
+    """Return the record of the step's gate opening: for which plan, against which signers, how many must answer.
+
+    The gate's name counts its openings (``'baseline#2'``), so that an answer to an earlier one cannot be replayed;
+    ``lapsed`` says why it asks again when earlier approvals no longer cover the plan.
+    """
+    gate = step.strategy.approval
+    recorded = state.change_classes.get(step.name)  # the class the run started under: a later edit does not lower it
+    needed = recorded.approvals if recorded else classify(project, step).approvals_needed
+    return ApprovalRequested(
+        **common,
+        step=step.name,
+        roles=list(gate.roles) if gate else [],
+        requester=requester,
+        gate=f"{step.name}#{state.gates.openings.get(step.name, 0) + 1}",
+        plan_digest=state.gates.current_digest(step.name),
+        signatures_required=project.signatures_required,
+        allowed_signers=allowed_signers_of(project),
+        approvals_needed=max(1, needed),
+        lapsed=state.approval_lapsed(step.name),
+    )
+
+
+def judged(
+    project: Project,
+    state: RunState,
+    step: Step,
+    common: Mapping[str, str],
+    *,
+    requester: str,
+    given: Answer,
+    requested_at: datetime | None = None,
+) -> ApprovalDecided:
+    """Return what ``given`` at the step's open gate is recorded as, judged against the run's state."""
+    gates = state.gates
+    # Only good signatures: a refused bundle carrying someone's key and statement over a bad signature must not
+    # make their real answer look like a replay.
+    seen = {replay_key(d.signature) for answers in gates.decisions.values() for d in answers if d.signed}
+    return decided(
+        project,
+        step,
+        common,
+        requester=requester,
+        given=given,
+        request=gates.requests.get(step.name),
+        seen=seen - {""},
+        earlier=gates.holding(step.name, state.done(step.name)),
+        requested_at=requested_at,
     )

@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pytest
-
 from itpm.engine.approvals import Answer
 from itpm.log.events import ApprovalDecided, ApprovalRequested, StepPlanned
 from itpm.models.project import Project, Step
@@ -151,10 +149,20 @@ def open_gate(
     return Gate(engine, keys, run, executor)
 
 
-def needing_approvals(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
-    """Make the gates opened from now on need ``count`` approvals (until the risk classes say how many)."""
+def needing_approvals(count: int) -> dict[str, Any]:
+    """Return what a project file adds so that its gate needs ``count`` approvals: for two, a high-risk change.
 
-    def opening(**fields: Any) -> ApprovalRequested:
-        return ApprovalRequested(**{**fields, "approvals_needed": count})
-
-    monkeypatch.setattr("itpm.project_run.ApprovalRequested", opening)
+    A high x high risk makes step ``s`` high risk; its batches of 2 are within the limit it states the same way.
+    """
+    if count < 2:
+        return {}
+    risk = {
+        "id": "R9",
+        "title": "the change takes the fleet down",
+        "likelihood": "high",
+        "impact": "high",
+        "mitigation": "canary, small batches, two approvals",
+        "owner": "Chris Change",
+        "step": "s",
+    }
+    return {"risks": [risk], "change_control": {"high_risk_max_batch": 2}}

@@ -81,10 +81,9 @@ def test_plan_changes_say_what_the_plan_would_do_beyond_the_approved_one(
 
 @pytest.mark.reliability("approval forgery")
 def test_two_approvals_come_from_two_people_in_two_roles(
-    engine: Engine, ssh_keys: Keys, monkeypatch: pytest.MonkeyPatch, record_property: Callable[[str, object], None]
+    engine: Engine, ssh_keys: Keys, record_property: Callable[[str, object], None]
 ) -> None:
-    needing_approvals(monkeypatch, 2)
-    gate = open_gate(engine, ssh_keys)
+    gate = open_gate(engine, ssh_keys, signed_project(ssh_keys, **needing_approvals(2)))
     assert gate.request.approvals_needed == 2
     gate.approve(comment="first")
     assert gate.run.approval_needed(gate.step) and gate.run.state.waiting_for_approval == "s"
@@ -110,11 +109,8 @@ def test_two_approvals_come_from_two_people_in_two_roles(
     assert gate.applied() == [("h1",), ("h2", "h3"), ("h4", "h5"), ("h6",)]
 
 
-def test_two_unsigned_approvals_in_the_lab_need_two_people_too(
-    engine: Engine, ssh_keys: Keys, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    needing_approvals(monkeypatch, 2)
-    gate = open_gate(engine, ssh_keys, signed_project(ssh_keys, environment="lab"))
+def test_two_unsigned_approvals_in_the_lab_need_two_people_too(engine: Engine, ssh_keys: Keys) -> None:
+    gate = open_gate(engine, ssh_keys, signed_project(ssh_keys, environment="lab", **needing_approvals(2)))
     assert gate.run.decide_approval(gate.step, Answer("chris", True)).decision is Decision.APPROVED
     again = gate.run.decide_approval(gate.step, Answer("Chris Change", True))  # the same person by name
     assert again.decision is Decision.REFUSED and again.reason.startswith("Chris Change already approved")

@@ -235,11 +235,9 @@ def test_a_forged_answer_is_refused_and_the_gate_stays_shut(
     forgery: Forgery,
     engine: Engine,
     ssh_keys: Keys,
-    monkeypatch: pytest.MonkeyPatch,
     record_property: Callable[[str, object], None],
 ) -> None:
-    needing_approvals(monkeypatch, forgery.needed)
-    the_project = signed_project(ssh_keys, **forgery.project)
+    the_project = signed_project(ssh_keys, **{**needing_approvals(forgery.needed), **forgery.project})
     gate = open_gate(engine, ssh_keys, the_project, requester=forgery.requester)
     forged = forgery.forge(gate)
     waiting = gate.run.state.waiting_for_approval
