@@ -200,3 +200,28 @@ def _requests(world: World, run_id: str, count: int, timeout: float = 180) -> li
             assert len(found) >= count, f"{len(found)} gate openings of run {run_id} in {timeout} s"
             return found
         time.sleep(0.3)
+
+
+def test_an_emergency_change_skips_its_gate_and_stays_flagged_until_a_signed_review(world: World) -> None:
+    keys = _keys(world.root)
+    project = world.project("urgent", approval=True, team=_team(keys), sections={"signing": {"required": True}})
+    done = world.itpm("run", str(project), "--as", "dana", "--emergency", "INC-4711: the marker is read by payroll")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run_id,) = world.log.run_ids()
+    assert not world.log.events(run_id, kinds=["approval_requested"])  # nobody was waited for
+    assert [e.kind for e in world.log.events(run_id, kinds=["emergency_declared", "gate_skipped"])] == [
+        "emergency_declared",
+        "gate_skipped",
+    ]
+    assert [world.marker(h) for h in HOSTS] == ["ok"] * 5
+    flagged = " ".join(world.itpm("status", run_id).stdout.split())
+    assert "EMERGENCY CHANGE" in flagged and "review pending" in flagged and "INC-4711" in flagged
+
+    unsigned = world.itpm("review", run_id, "--as", "chris", "--comment", "looked fine")
+    assert unsigned.returncode == 2 and "unsigned" in " ".join(unsigned.stderr.split()), unsigned.stderr
+    own = world.itpm("review", run_id, "--as", "dana", "--key", str(keys["dana"]))
+    assert own.returncode == 2 and "requested this run" in " ".join(own.stderr.split()), own.stderr
+    reviewed = world.itpm("review", run_id, "--as", "chris", "--key", str(keys["chris"]), "--comment", "justified")
+    assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
+    cleared = " ".join(world.itpm("status", run_id).stdout.split())
+    assert "EMERGENCY CHANGE" not in cleared and "reviewed by chris" in cleared and "signed" in cleared
