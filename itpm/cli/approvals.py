@@ -14,7 +14,7 @@ import typer
 
 from itpm.cli import consoles
 from itpm.cli.exit_codes import EXIT_OK
-from itpm.cli.typer_app import IdentityOption, app, identity_of, use_prefect
+from itpm.cli.typer_app import IdentityOption, SigningKeyOption, app, identity_of, use_prefect
 from itpm.models.statuses import Decision
 from itpm.project_run import Answer, ApprovalRefused, ProjectRun
 from itpm.settings import load_settings
@@ -46,12 +46,7 @@ def approve_command(
     identity: IdentityOption = None,
     reject: Annotated[bool, typer.Option("--reject", help="reject the step instead")] = False,
     comment: Annotated[str, typer.Option(help="why; recorded in the project log")] = "",
-    key: Annotated[
-        Path | None,
-        typer.Option(
-            "--key", envvar="ITPM_SIGNING_KEY", help="your SSH signing key (or its .pub with the key in ssh-agent)"
-        ),
-    ] = None,
+    key: SigningKeyOption = None,
     sign_only: Annotated[
         bool, typer.Option("--sign-only", help="print the signed answer for the Prefect form; send nothing")
     ] = False,

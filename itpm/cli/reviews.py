@@ -7,14 +7,13 @@ project that does not require signatures takes. A refused review is logged with 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from itpm.cli import consoles
 from itpm.cli.exit_codes import EXIT_OK
-from itpm.cli.typer_app import IdentityOption, app, identity_of
+from itpm.cli.typer_app import IdentityOption, SigningKeyOption, app, identity_of
 from itpm.engine.review import PendingReview, ReviewRefused
 from itpm.engine.signed_answers import Answer
 from itpm.log.store import ProjectLog
@@ -32,12 +31,7 @@ def review_command(
     *,
     identity: IdentityOption = None,
     comment: Annotated[str, typer.Option(help="what the review found; recorded in the project log")] = "",
-    key: Annotated[
-        Path | None,
-        typer.Option(
-            "--key", envvar="ITPM_SIGNING_KEY", help="your SSH signing key (or its .pub with the key in ssh-agent)"
-        ),
-    ] = None,
+    key: SigningKeyOption = None,
 ) -> int:
     """Record the post-implementation review of an ended emergency change; clears its flag in status and reports."""
     log = ProjectLog.for_settings(load_settings())

@@ -26,6 +26,7 @@ __all__ = [
     "InventoryOption",
     "LabNameOption",
     "LimitOption",
+    "SigningKeyOption",
     "app",
     "identity_of",
     "lab_app",
@@ -85,6 +86,12 @@ LimitOption = Annotated[str, typer.Option("--limit", "-l", help="Ansible host pa
 LabNameOption = Annotated[str, typer.Option("--name", help="lab name (1-8 lowercase letters and digits)")]
 IdentityOption = Annotated[
     str | None, typer.Option("--as", help="who you are (a team member's name, login or e-mail); default $ITPM_USER")
+]
+SigningKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key", envvar="ITPM_SIGNING_KEY", help="your SSH signing key (or its .pub with the key in ssh-agent)"
+    ),
 ]
 DEFAULT_INVENTORY = Path("inventory/lab/hosts.yml")
 

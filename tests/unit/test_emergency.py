@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import io
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 import yaml
 from rich.console import Console
 
-from itpm import cli
-from itpm.cli import consoles
 from itpm.console import project_screen
 from itpm.engine.emergency import EmergencyRefused, check_declaration
 from itpm.engine.review import PendingReview, ReviewRefused
@@ -51,6 +47,7 @@ from itpm.signing.ssh_keygen import sign
 from itpm.signing.statement import APPROVAL_NAMESPACE, Statement, bundle
 from tests.unit.engine_runs import PLAYBOOK, ROLLBACK, Engine, drive, inventory, project_data, step
 from tests.unit.fake_ports import FakeExecutor, FakeVerifier
+from tests.unit.test_exit_codes import run_main
 
 REASON = "payments down: CVE-2026-1234 exploited, vendor patch"
 GATED = step(strategy={"approval": {"roles": ["change_manager"]}})
@@ -359,17 +356,7 @@ def itpm(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("ITPM_SIGNING_KEY", raising=False)
 
     def run(*args: str) -> tuple[int | None, str]:
-        buffer = io.StringIO()
-        console = Console(file=buffer, width=10_000, color_system=None, soft_wrap=True)
-        with (
-            mock.patch.object(consoles, "out", console),
-            mock.patch.object(consoles, "err", console),
-            mock.patch.object(sys, "argv", ["itpm", *args]),
-            mock.patch.object(sys, "excepthook", sys.excepthook),  # typer installs its own on every call
-            pytest.raises(SystemExit) as done,
-        ):
-            cli.main()
-        return (done.value.code if isinstance(done.value.code, int) else None), buffer.getvalue()
+        return run_main(*args)
 
     yield run
 
