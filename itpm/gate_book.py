@@ -1,9 +1,10 @@
 """A run's approval gates as its log tells them: each gate's latest opening, its answers, and whether they hold.
 
 An approval holds for the plan it saw. The opening names the plan's digest, the answer records it, and every
-plan the run logs is kept by digest; when a later plan (a resumed run plans again) differs from the approved one
-on a host the step has not yet done, the approval *lapses* and the gate must be answered again, told what
-changed. Hosts already done are left out of the comparison: having changed them, the run plans nothing there.
+plan the run logs is kept by digest; when a later plan (a resumed run plans again) would do more than the approved
+one on a host the step has not yet done (a new host, a new task, another diff), the approval *lapses* and the gate
+must be answered again, told what changed. Doing less stays covered (an apply cut short, then resumed, plans only
+what is left), and hosts already done are left out: having changed them, the run plans nothing there.
 
 >>> book.approved("baseline", done=set())  # doctest: +SKIP
 False
