@@ -370,8 +370,13 @@ def _kill_in_the_rollback_then_halt_again(chain: Chain) -> None:
 
 def _kill_in_batch_2_and_the_reaudit(chain: Chain) -> None:
     """With the cause fixed: kill mid-apply of batch 2, then during the re-audit after the last batch."""
-    _set_work_seconds(chain.world, LONG_WORK_S)
+    world = chain.world
+    _set_work_seconds(world, LONG_WORK_S)
     chain.resume()
+    # The fix changed what batch 2 writes on h5: the approval no longer covers the plan, and the gate asks again.
+    chain.on_event("the gate asking again", lambda e: isinstance(e, ApprovalRequested) and "h5" in e.lapsed)
+    approved = world.itpm("approve", chain.run_id, "--as", "chris", "--comment", "the cause fixed")
+    assert approved.returncode == 0, approved.stdout + approved.stderr
     landed = chain.kill("mid-apply of batch 2", in_flight=chain.on_apply_started(["h4", "h5"]))
     assert not _logged_any(landed.attempt, HostApplied), _last_kinds(landed.attempt)
 

@@ -129,7 +129,7 @@ def test_a_pm_finds_progress_and_status_report_of_the_demo_in_the_prefect_ui(dem
     shown = " ".join(report.content.split())
     assert f"Run: {demo.run_id}" in shown and "State: completed" in shown
     assert f"{HOSTS * 2} of {HOSTS * 2} host-steps verified (100%)" in shown
-    assert "Approval of step segment: approved by chris (demo: approved in the change window)" in shown
+    assert "Approval of step segment: approved by chris, unsigned (demo: approved in the change window)" in shown
     assert "Budget" in shown and "EUR" in shown
     for page in (run_page, tab, progress, report):
         ui.assert_not_blank(page.screenshot)

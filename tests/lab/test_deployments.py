@@ -113,6 +113,7 @@ def test_project_deployments_have_typed_forms_with_their_file_filled_in(register
         "run_id": {"string", "null"},
         "requester": {"string"},
         "dry_run": {"boolean"},
+        "emergency": {"string"},  # a reason skips the gates as an emergency change
     }
     assert network["parameter_openapi_schema"]["required"] == ["project_file"]
     ledger = registered["ledger-backup"]
