@@ -18,6 +18,7 @@ from itpm.cli.typer_app import IdentityOption, SigningKeyOption, app, identity_o
 from itpm.models.statuses import Decision
 from itpm.project_run import Answer, ApprovalRefused, ProjectRun
 from itpm.settings import load_settings
+from itpm.signing.allowed_signers import principal_of
 from itpm.signing.instructions import statement_for
 from itpm.signing.ssh_keygen import sign
 from itpm.signing.statement import APPROVAL_NAMESPACE, bundle
@@ -28,12 +29,11 @@ __all__ = ["approve_command"]
 def _signed(run: ProjectRun, step_name: str, approver: str, *, approve: bool, comment: str, key: Path) -> str:
     """Return the bundle answering the open gate of ``step_name``, signed with ``key`` as ``approver``."""
     request = run.state.gates.requests.get(step_name)
-    person = next((p for p in run.project.team if p.is_(approver)), None)
-    principal = person and (person.user or person.email)
-    if request is None or not principal:
+    principal = principal_of(run.project, approver)
+    if request is None:  # a gate logged before gates said what an answer must name
         raise ApprovalRefused(
-            f"{approver} cannot sign for project {run.project.name}: not a team member with a login or e-mail",
-            fix="add user: (or email:) and signing_key: to your entry in the project file's team",
+            f"the gate of step {step_name} was opened by an older itpm: it cannot take a signed answer",
+            fix=f"answer unsigned, or itpm resume {run.run_id} to open it again",
         )
     statement = statement_for(request, project=run.project.name, signer=principal, approve=approve, comment=comment)
     return bundle(statement, sign(statement.text().encode("utf-8"), key, APPROVAL_NAMESPACE))

@@ -28,7 +28,7 @@ from itpm.log.store import ProjectLog
 from itpm.models.project import Person, Project
 from itpm.run_record import project_of, started_event
 from itpm.run_state import RunState
-from itpm.signing.allowed_signers import allowed_signers_of
+from itpm.signing.allowed_signers import allowed_signers_of, principal_of
 from itpm.signing.instructions import how_to_review
 from itpm.signing.statement import Statement
 
@@ -61,15 +61,8 @@ class PendingReview:
         return cls(log, project, state, head.hash if head else "", allowed_signers_of(project))
 
     def signer(self, identity: str) -> str:
-        """Return the login (else e-mail) ``identity`` signs as; raise ReviewRefused when they cannot sign."""
-        person = self._person(identity)
-        principal = (person.user or person.email or "") if person else ""
-        if not principal:
-            raise ReviewRefused(
-                f"{identity} cannot sign for project {self.project.name}: not a team member with a login or e-mail",
-                fix="add user: (or email:) and signing_key: to your entry in the project file's team",
-            )
-        return principal
+        """Return the login (else e-mail) ``identity`` signs as; raise SignersError when they cannot sign."""
+        return principal_of(self.project, identity)
 
     def statement(self, signer: str, comment: str = "") -> Statement:
         """Return the statement ``signer`` signs to review the run as its log now stands."""

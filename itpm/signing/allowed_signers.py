@@ -21,7 +21,14 @@ from pathlib import Path
 from itpm.errors import ItpmError
 from itpm.models.project import Person, Project
 
-__all__ = ["AllowedSigner", "SignersError", "allowed_signers_of", "parse_allowed_signers", "parse_public_key"]
+__all__ = [
+    "AllowedSigner",
+    "SignersError",
+    "allowed_signers_of",
+    "parse_allowed_signers",
+    "parse_public_key",
+    "principal_of",
+]
 
 _KEY_TYPES = ("ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
 
@@ -88,6 +95,21 @@ def parse_allowed_signers(text: str, origin: str = "allowed signers") -> list[Al
 
 def _principals(person: Person) -> list[str]:
     return [identity for identity in (person.user, person.email) if identity]
+
+
+def principal_of(project: Project, identity: str) -> str:
+    """Return the login (else e-mail) the team member ``identity`` signs as: ``principal_of(p, "Chris") == "chris"``.
+
+    Raises SignersError when ``identity`` is no team member with a login or e-mail: there is nobody to sign as.
+    """
+    person = next((p for p in project.team if p.is_(identity)), None)
+    principal = (person.user or person.email or "") if person else ""
+    if not principal:
+        raise SignersError(
+            f"{identity} cannot sign for project {project.name}: not a team member with a login or e-mail",
+            fix="add user: (or email:) and signing_key: to your entry in the project file's team",
+        )
+    return principal
 
 
 def allowed_signers_of(project: Project) -> str:

@@ -16,7 +16,13 @@ import pytest
 from pydantic import ValidationError
 
 from itpm.models.project import Person
-from itpm.signing.allowed_signers import SignersError, allowed_signers_of, parse_allowed_signers, parse_public_key
+from itpm.signing.allowed_signers import (
+    SignersError,
+    allowed_signers_of,
+    parse_allowed_signers,
+    parse_public_key,
+    principal_of,
+)
 from itpm.signing.ssh_keygen import SigningFailed, sign, verify
 from itpm.signing.sshsig import BEGIN, END, MalformedSignature, fingerprint_of, read_signature
 from itpm.signing.statement import (
@@ -284,3 +290,20 @@ def test_a_project_s_signers_file_must_be_readable_and_well_formed(ssh_keys: Key
     broken.write_text(f"frank {ssh_keys.public('frank')}\nmallory\n")
     with pytest.raises(SignersError, match=f"{broken}, line 2: no key"):
         allowed_signers_of(project(signing={"allowed_signers": str(broken)}))
+
+
+def test_a_team_member_signs_as_their_login_else_their_e_mail() -> None:
+    team = [
+        {"name": "Chris Change", "role": "change_manager", "user": "chris", "email": "chris@example.com"},
+        {"name": "Erin Mail", "role": "engineer", "email": "erin@example.com"},
+        {"name": "Nobody Reachable", "role": "engineer"},
+    ]
+    the_project = project(team=team)
+    assert [principal_of(the_project, who) for who in ("Chris Change", "chris@example.com", "Erin Mail")] == [
+        "chris",
+        "chris",
+        "erin@example.com",
+    ]
+    for who in ("Nobody Reachable", "mallory"):
+        with pytest.raises(SignersError, match=f"{who} cannot sign for project engine-test"):
+            principal_of(the_project, who)
