@@ -33,7 +33,7 @@ from prefect.runtime import flow_run as current_flow_run
 from prefect.states import Crashed
 from prefect.utilities.annotations import quote
 
-from flows.gate import ApprovalInput, await_approval
+from flows.gate import await_approval
 from flows.run_tag import run_tag
 from flows.secrets import PrefectSecrets
 from itpm.errors import ItpmError
@@ -51,7 +51,7 @@ from itpm.rollout import Batch, Verdict
 from itpm.run_record import prior_spend
 from itpm.settings import load_settings
 
-__all__ = ["ApprovalInput", "RolloutHalted", "RunRejected", "project_flow", "run_tags"]
+__all__ = ["RolloutHalted", "RunRejected", "project_flow", "run_tags"]
 
 
 class RolloutHalted(ItpmError):

@@ -5,8 +5,8 @@ the project requires it, with a signature of their own key (``signed_answers``).
 A gate that needs two approvals takes them from two people in two of its roles. Every answer is logged: a
 refused one with the reason and whatever signature it carried, as evidence of the attempt.
 
->>> answer(project, step, approver="dana", approve=True, requester="dana")  # doctest: +SKIP
-(<Decision.REFUSED: 'refused'>, 'dana requested this run and cannot approve it: another person with role ...')
+>>> check_approver(project, step, "dana", requester="dana")  # doctest: +SKIP
+'dana requested this run and cannot approve it: another person with role change_manager must'
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from itpm.signing.allowed_signers import allowed_signers_of
 __all__ = [
     "Answer",
     "ApprovalRefused",
-    "answer",
     "check_approver",
     "decided",
     "judged",
@@ -56,14 +55,6 @@ def check_approver(project: Project, step: Step, approver: str, requester: str) 
     if not roles & set(gate.roles):
         return f"{approver} has role {', '.join(sorted(roles))}; step {step.name!r} needs {' or '.join(gate.roles)}"
     return ""
-
-
-def answer(project: Project, step: Step, *, approver: str, approve: bool, requester: str) -> tuple[Decision, str]:
-    """Return the decision an answer at the gate makes, and why it was refused (empty unless refused)."""
-    reason = check_approver(project, step, approver, requester)
-    if reason:
-        return Decision.REFUSED, reason
-    return (Decision.APPROVED if approve else Decision.REJECTED), ""
 
 
 def unsigned_refusal(project: Project, run_id: str) -> str:

@@ -3,8 +3,8 @@
 Each is a ``StrEnum`` whose values are the words stored in the project log, so an event read back from an older
 log compares equal to the enum member (``RunEnd("completed") is RunEnd.COMPLETED``).
 
->>> RunEnd.COMPLETED == "completed", Decision.REFUSED.opens_gate
-(True, False)
+>>> RunEnd.COMPLETED == "completed", Decision("refused") is Decision.REFUSED
+(True, True)
 """
 
 from __future__ import annotations
@@ -39,8 +39,3 @@ class Decision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     REFUSED = "refused"  # from someone who may not answer: logged, and the gate stays open
-
-    @property
-    def opens_gate(self) -> bool:
-        """True for an answer that closes the wait (approved or rejected), False for a refused one."""
-        return self is not Decision.REFUSED
